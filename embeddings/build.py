@@ -1,0 +1,210 @@
+"""Build or update the index: ``python -m embeddings.build [--corpus DIR] [--index DIR] [--full]``.
+
+Incremental: vectors are reused by text, so only new or edited passages are encoded, and when
+nothing changed the encoder is not even loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import resource
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import lexical
+from .config import IndexSettings
+from .documents import Passage, stable_id
+from .encoder import Encoder, EncoderError
+from .index_store import (
+    IndexUnavailable, KnowledgeIndex, Manifest, current_build, load_index, write_index,
+)
+from .parsing import CORPUS_SUFFIXES, parse_corpus
+
+log = logging.getLogger("embeddings.build")
+
+
+@dataclass
+class BuildReport:
+    files: int
+    articles: int
+    passages: int
+    sentences: int
+    added: int
+    changed: int
+    removed: int
+    encoded: int
+    seconds: float
+    peak_memory_mb: float
+    index_path: Path | None
+    up_to_date: bool
+    full_reason: str = ""
+    skipped: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        state = "up to date, nothing written" if self.up_to_date else f"written to {self.index_path}"
+        return (
+            f"{self.files} files, {self.articles} articles, {self.passages} passages "
+            f"({self.sentences} sentences): {self.added} added, {self.changed} changed, "
+            f"{self.removed} removed; {self.encoded} texts encoded in {self.seconds:.2f} s; "
+            f"peak memory {self.peak_memory_mb:.0f} MB; {state}"
+        )
+
+
+def corpus_fingerprint(corpus_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(corpus_dir).rglob("*") if p.is_file()):
+        if path.suffix.lower() in CORPUS_SUFFIXES:
+            digest.update(path.relative_to(corpus_dir).as_posix().encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:32]
+
+
+def sentence_texts(passage: Passage) -> list[str]:
+    return [passage.text[start:end] for start, end in passage.sentences]
+
+
+def _previous(index_dir: Path) -> tuple[KnowledgeIndex | None, str]:
+    if current_build(index_dir) is None:
+        return None, "no previous index"
+    try:
+        return load_index(index_dir), ""
+    except IndexUnavailable as problem:
+        log.warning("previous index unusable, building from nothing: %s", problem)
+        return None, "the previous index is damaged"
+
+
+def _vector_cache(previous: KnowledgeIndex) -> dict[str, np.ndarray]:
+    cache: dict[str, np.ndarray] = {}
+    for row, passage in enumerate(previous.passages):
+        cache[stable_id(passage.text)] = previous.vectors[row]
+        for text, vector in zip(sentence_texts(passage), previous.sentence_vectors_of(row)):
+            cache[stable_id(text)] = vector
+    return cache
+
+
+def _diff(old: list[Passage], new: list[Passage]) -> tuple[int, int, int]:
+    old_ids, new_ids = {p.id for p in old}, {p.id for p in new}
+    added = [p for p in new if p.id not in old_ids]
+    removed = [p for p in old if p.id not in new_ids]
+    slots = {(p.source, p.title, p.ordinal) for p in removed}
+    changed = sum(1 for p in added if (p.source, p.title, p.ordinal) in slots)
+    return len(added) - changed, changed, len(removed) - changed
+
+
+def build_index(
+    settings: IndexSettings, full: bool = False, progress: bool = True,
+    encoder: Encoder | None = None,
+) -> BuildReport:
+    started = time.perf_counter()
+    parsed = parse_corpus(settings.corpus_dir)
+    fingerprint = corpus_fingerprint(settings.corpus_dir)
+    previous, full_reason = (None, "--full") if full else _previous(settings.index_dir)
+    same_model = previous is not None and (
+        previous.manifest.model, previous.manifest.query_prompt, previous.manifest.passage_prompt,
+    ) == (settings.model, settings.query_prompt, settings.passage_prompt)
+    if previous is not None and not same_model:
+        full_reason = (
+            f"the model changed ({previous.manifest.model!r} -> {settings.model!r}): "
+            "every passage is encoded again"
+        )
+        log.warning(full_reason)
+    old_passages = previous.passages if previous is not None else []
+    added, changed, removed = _diff(old_passages, parsed.passages)
+    sentences = sum(len(p.sentences) for p in parsed.passages)
+
+    def report(**extra) -> BuildReport:
+        return BuildReport(
+            files=len(parsed.files), articles=len(parsed.articles), passages=len(parsed.passages),
+            sentences=sentences, added=added, changed=changed, removed=removed,
+            seconds=time.perf_counter() - started, peak_memory_mb=_peak_memory_mb(),
+            full_reason=full_reason, skipped=tuple(parsed.skipped), **extra,
+        )
+
+    unchanged = [p.id for p in old_passages] == [p.id for p in parsed.passages] and [
+        p.to_json() for p in old_passages
+    ] == [p.to_json() for p in parsed.passages]
+    if same_model and unchanged and previous.manifest.corpus_fingerprint == fingerprint:
+        return report(encoded=0, index_path=previous.path, up_to_date=True)
+
+    cache = _vector_cache(previous) if same_model else {}
+    wanted = [p.text for p in parsed.passages] + [
+        text for p in parsed.passages for text in sentence_texts(p)
+    ]
+    missing = list(dict.fromkeys(t for t in wanted if stable_id(t) not in cache))
+    if missing or encoder is not None:
+        encoder = encoder or Encoder(settings)
+        dimension = encoder.dimension
+        for text, vector in zip(missing, encoder.encode_passages(missing, progress=progress)):
+            cache[stable_id(text)] = vector
+    else:
+        dimension = previous.manifest.dimension
+
+    def stack(texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, dimension), dtype=np.float32)
+        return np.vstack([cache[stable_id(t)] for t in texts]).astype(np.float32)
+
+    manifest = Manifest(
+        model=settings.model, dimension=dimension, corpus_fingerprint=fingerprint,
+        query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
+        files=len(parsed.files), articles=len(parsed.articles), passages=len(parsed.passages),
+        sentences=sentences, skipped=list(parsed.skipped),
+    )
+    path = write_index(
+        settings.index_dir, manifest, parsed.passages,
+        stack([p.text for p in parsed.passages]),
+        stack([t for p in parsed.passages for t in sentence_texts(p)]),
+        [lexical.tokens(p.title + " " + p.text) for p in parsed.passages],
+    )
+    return report(encoded=len(missing), index_path=path, up_to_date=False)
+
+
+def _peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def configure_logging() -> None:
+    """Our own progress at INFO; the libraries' chatter (jieba, faiss, loaders) only if it matters."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("embeddings", "bot"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m embeddings.build", description=__doc__)
+    parser.add_argument("--corpus", type=Path, help="corpus folder (default: CORPUS_DIR or corpus/)")
+    parser.add_argument("--index", type=Path, help="index folder (default: INDEX_DIR or index/)")
+    parser.add_argument("--full", action="store_true", help="re-encode every passage")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    configure_logging()
+    settings = IndexSettings.from_env()
+    settings = replace(
+        settings,
+        corpus_dir=args.corpus or settings.corpus_dir,
+        index_dir=args.index or settings.index_dir,
+    )
+    try:
+        result = build_index(settings, full=args.full, progress=not args.quiet)
+    except (FileNotFoundError, EncoderError, IndexUnavailable, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for warning in result.skipped:
+        print(f"warning: {warning}", file=sys.stderr)
+    if result.full_reason and result.full_reason != "no previous index":
+        print(f"full build: {result.full_reason}")
+    print(result.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

