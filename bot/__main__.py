@@ -1,0 +1,67 @@
+"""``python -m bot {console,ask,eval,telegram}``: the front-ends over one index."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from embeddings.build import configure_logging
+from embeddings.encoder import EncoderError
+from embeddings.index_store import IndexUnavailable
+
+from .config import SettingError, index_dir_from
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_index(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--index", type=Path, help="index folder (default: INDEX_DIR or index/)")
+        return sub
+
+    with_index(commands.add_parser("console", help="interactive questions in the terminal"))
+    ask = with_index(commands.add_parser("ask", help="answer one question (or one per stdin line)"))
+    ask.add_argument("question", nargs="?", help="the question; omit to read stdin")
+    ask.add_argument("--top-k", type=int, default=None, help="how many hits (default TOP_K or 3)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    evaluation = with_index(commands.add_parser("eval", help="measure answers against known ones"))
+    evaluation.add_argument("file", type=Path, help="JSONL {q, a} or SQuAD-format JSON")
+    evaluation.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    with_index(commands.add_parser("telegram", help="run the Telegram bot"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging()
+    index_dir = index_dir_from(args.index)
+    try:
+        if args.command == "eval":
+            from . import evaluate
+
+            return evaluate.run(args.file, index_dir, args.json)
+        if args.command == "telegram":
+            from . import telegram_bot
+
+            return telegram_bot.run(index_dir)
+        from .answering import Answerer
+
+        answerer = Answerer.load(index_dir)
+        if args.command == "ask":
+            from . import ask
+
+            return ask.run(answerer, args.question, args.top_k, args.json)
+        from . import console
+
+        return console.run(answerer)
+    except (IndexUnavailable, EncoderError, SettingError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

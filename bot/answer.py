@@ -1,0 +1,87 @@
+"""The answer object: built once in ``answering``, rendered by every front-end.
+
+Every piece of text here is a quotation from the corpus (or the user's own question); the
+JSON form is a stable interface that scripts rely on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Hit:
+    passage_id: str
+    article_id: str
+    excerpt: str  # a verbatim slice of ``passage``
+    excerpt_span: tuple[int, int]  # where the excerpt stands in ``passage``
+    highlights: list[tuple[int, int]]  # matched question terms, relative to ``excerpt``
+    passage: str
+    article: str
+    subtitle: str
+    section: str
+    paragraph: int
+    source: str
+    byline: str = ""
+    date: str = ""
+    url: str = ""
+    score: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cut_before(self) -> bool:
+        return self.excerpt_span[0] > 0
+
+    @property
+    def cut_after(self) -> bool:
+        return self.excerpt_span[1] < len(self.passage)
+
+    def citation(self) -> str:
+        parts = [self.article, self.section, f"第{self.paragraph}段"]
+        return " · ".join(p for p in parts if p)
+
+    def to_json(self) -> dict:
+        return {
+            "excerpt": self.excerpt,
+            "passage": self.passage,
+            "article": self.article,
+            "section": self.section,
+            "paragraph": self.paragraph,
+            "source": self.source,
+            "score": round(self.score, 6),
+            "highlights": [list(span) for span in self.highlights],
+            "id": self.passage_id,
+            "article_id": self.article_id,
+            "subtitle": self.subtitle,
+            "byline": self.byline,
+            "date": self.date,
+            "url": self.url,
+            "excerpt_span": list(self.excerpt_span),
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+        }
+
+
+@dataclass
+class Answer:
+    question: str
+    hits: list[Hit]
+    not_found: bool
+    elapsed_ms: float
+    suggestions: list[str] = field(default_factory=list)  # closest article titles when not found
+    notice: str = ""  # e.g. "the question was shortened"
+    problem: str = ""  # set when the question itself could not be asked (empty, no words)
+
+    def to_json(self) -> dict:
+        data = {
+            "question": self.question,
+            "not_found": self.not_found,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+            "hits": [hit.to_json() for hit in self.hits],
+        }
+        if self.suggestions:
+            data["suggestions"] = self.suggestions
+        if self.notice:
+            data["notice"] = self.notice
+        if self.problem:
+            data["problem"] = self.problem
+        return data

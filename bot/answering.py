@@ -1,0 +1,117 @@
+"""From a question to an ``Answer``: retrieve, pick excerpts, cite, or say "not found"."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.config import IndexSettings
+from embeddings.documents import Passage
+from embeddings.encoder import Encoder
+from embeddings.index_store import KnowledgeIndex, load_index
+from embeddings.text import CJK_CHAR
+
+from .answer import Answer, Hit
+from .config import AnswerSettings
+from .excerpt import highlight_spans, select_excerpt
+from .question import Question, parse_question
+from .retrieval import Candidate, HybridRetriever
+
+MAX_HITS = 10
+EXCERPT_POOL = 3  # candidates fetched at least, so "not found" can suggest a few titles
+
+
+class Answerer:
+    """Holds the encoder and one loaded index; ``reload`` swaps in a rebuilt index."""
+
+    def __init__(self, index: KnowledgeIndex, encoder: Encoder, settings: AnswerSettings):
+        self.encoder = encoder
+        self.settings = settings
+        self._use(index)
+
+    @classmethod
+    def load(cls, index_dir: Path, settings: AnswerSettings | None = None) -> "Answerer":
+        index_settings = replace(IndexSettings.from_env(), index_dir=Path(index_dir))
+        index = load_index(index_dir, expected_model=index_settings.model)
+        answerer = cls(index, Encoder(index_settings), settings or AnswerSettings.from_env())
+        answerer.warm_up()
+        return answerer
+
+    def _use(self, index: KnowledgeIndex) -> None:
+        retriever = HybridRetriever(index, fusion=self.settings.fusion)
+        sample = "".join(p.text for p in index.passages[:50])
+        corpus_is_cjk = bool(sample) and len(CJK_CHAR.findall(sample)) / len(sample) > 0.3
+        # one swap of three references: a question in flight sees the old or the new index
+        self.index, self.retriever, self.corpus_is_cjk = index, retriever, corpus_is_cjk
+
+    def warm_up(self) -> None:
+        """Load jieba's dictionary and run the encoder once, so the first user does not wait."""
+        self.answer("盘锦 warm-up")
+
+    def reload(self, index_dir: Path | None = None) -> KnowledgeIndex:
+        """Load the current build; on any problem the old index keeps serving (and it raises)."""
+        index = load_index(index_dir or self.index.path.parent.parent, expected_model=self.encoder.model_id)
+        self._use(index)
+        return index
+
+    def passage(self, passage_id: str) -> Passage | None:
+        row = self.index.by_id.get(passage_id)
+        return self.index.passages[row] if row is not None else None
+
+    def article(self, article_id: str) -> list[Passage]:
+        return [self.index.passages[r] for r in self.index.by_article.get(article_id, [])]
+
+    def answer(self, raw_question: str, top_k: int | None = None) -> Answer:
+        started = time.perf_counter()
+        top_k = max(1, min(top_k or self.settings.top_k, MAX_HITS))
+        question = parse_question(raw_question)
+
+        def finish(**fields) -> Answer:
+            elapsed = (time.perf_counter() - started) * 1000
+            notice = "The question was shortened to its first 500 characters." if question.truncated else ""
+            return Answer(question=question.text, elapsed_ms=elapsed, notice=notice, **fields)
+
+        if question.is_empty:
+            return finish(hits=[], not_found=True, problem="The question is empty: type a question about the articles.")
+        if not question.has_words:
+            return finish(
+                hits=[], not_found=True,
+                problem="The question has no words (only emoji, symbols or punctuation): ask it in words.",
+            )
+        query_vector = self.encoder.encode_query(question.text)
+        candidates = self.retriever.search(question, query_vector, limit=max(top_k, EXCERPT_POOL))
+        if not candidates or not self.answers_question(question, candidates[0]):
+            titles = list(dict.fromkeys(self.index.passages[c.row].title for c in candidates))
+            return finish(hits=[], not_found=True, suggestions=titles[:3])
+        hits = [self._hit(c, question, query_vector) for c in candidates]
+        return finish(hits=hits[:top_k], not_found=False)
+
+    def answers_question(self, question: Question, best: Candidate) -> bool:
+        """The best passage must share the question's key terms, or be semantically very close."""
+        cross_lingual = self.corpus_is_cjk != bool(CJK_CHAR.search(question.text))
+        threshold = self.settings.min_dense_cross_lingual if cross_lingual else self.settings.min_dense
+        return best.coverage >= self.settings.min_coverage or best.dense >= threshold
+
+    def _hit(self, candidate: Candidate, question: Question, query_vector: np.ndarray) -> Hit:
+        passage = self.index.passages[candidate.row]
+        excerpt = select_excerpt(
+            passage, self.index.sentence_vectors_of(candidate.row), query_vector, question,
+            self.retriever.weights, self.retriever.sentence_terms(candidate.row),
+        )
+        text = passage.text[excerpt.start : excerpt.end]
+        return Hit(
+            passage_id=passage.id, article_id=passage.article_id,
+            excerpt=text, excerpt_span=(excerpt.start, excerpt.end),
+            highlights=highlight_spans(text, question),
+            passage=passage.text, article=passage.title, subtitle=passage.subtitle,
+            section=passage.section, paragraph=passage.ordinal, source=passage.source,
+            byline=passage.byline, date=passage.date, url=passage.url,
+            score=candidate.fused,
+            scores={
+                "fused": candidate.fused, "dense": candidate.dense, "bm25": candidate.bm25,
+                "coverage": candidate.coverage, "excerpt": excerpt.lexical + excerpt.dense,
+            },
+        )

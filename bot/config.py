@@ -1,0 +1,108 @@
+"""The bot's settings, read from the environment and ``.env`` (documented in ``.env.example``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeddings.config import env, load_env
+
+DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
+_TOKEN_SHAPE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,100}$")
+
+
+class SettingError(ValueError):
+    """A setting is missing or malformed; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    fusion: str = "weighted"  # measured against "rrf" on CMRC: see README
+    top_k: int = 3
+    # "not found" when the best passage is neither lexically nor semantically close enough;
+    # calibrated on tests/data/panjin_questions.jsonl (see README, "Not found")
+    min_coverage: float = 0.6
+    min_dense: float = 0.865
+    # a question in another script than the corpus (English about Chinese) scores lower
+    min_dense_cross_lingual: float = 0.745
+
+    @classmethod
+    def from_env(cls) -> "AnswerSettings":
+        load_env()
+        defaults = cls()
+        return cls(
+            fusion=env("FUSION") or defaults.fusion,
+            top_k=_int("TOP_K", defaults.top_k),
+            min_coverage=_float("NOT_FOUND_MIN_COVERAGE", defaults.min_coverage),
+            min_dense=_float("NOT_FOUND_MIN_DENSE", defaults.min_dense),
+            min_dense_cross_lingual=_float(
+                "NOT_FOUND_MIN_DENSE_CROSS_LINGUAL", defaults.min_dense_cross_lingual
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str
+    api_base_url: str
+    allowed_chats: frozenset[int]
+    admins: frozenset[int]
+    rate_limit_per_minute: int
+    webhook_url: str
+    webhook_listen: str
+    webhook_port: int
+
+    @classmethod
+    def from_env(cls) -> "TelegramSettings":
+        load_env()
+        token = env("TELEGRAM_BOT_TOKEN")
+        if not token:
+            raise SettingError(
+                "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in .env "
+                "(see .env.example) or in the environment"
+            )
+        if not _TOKEN_SHAPE.match(token):
+            raise SettingError(
+                "TELEGRAM_BOT_TOKEN is malformed: expected <digits>:<35 or so letters> as given "
+                "by @BotFather (the value is not shown here)"
+            )
+        return cls(
+            token=token,
+            api_base_url=env("TELEGRAM_API_BASE_URL") or DEFAULT_TELEGRAM_API,
+            allowed_chats=_ids("TELEGRAM_ALLOWED_CHATS"),
+            admins=_ids("TELEGRAM_ADMINS"),
+            rate_limit_per_minute=_int("TELEGRAM_RATE_LIMIT_PER_MINUTE", 20),
+            webhook_url=env("TELEGRAM_WEBHOOK_URL"),
+            webhook_listen=env("TELEGRAM_WEBHOOK_LISTEN") or "0.0.0.0",
+            webhook_port=_int("TELEGRAM_WEBHOOK_PORT", 8443),
+        )
+
+
+def _ids(name: str) -> frozenset[int]:
+    raw = env(name)
+    try:
+        return frozenset(int(part) for part in raw.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r}: expected comma-separated numeric ids") from None
+
+
+def _int(name: str, default: int) -> int:
+    raw = env(name)
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise SettingError(f"{name}={raw!r}: expected a whole number") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = env(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise SettingError(f"{name}={raw!r}: expected a number") from None
+
+
+def index_dir_from(argument: Path | None) -> Path:
+    load_env()
+    return argument or Path(env("INDEX_DIR") or "index")

@@ -1,0 +1,51 @@
+"""Plain-text rendering of an ``Answer`` for terminals (ANSI highlights when it is a terminal)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from .answer import Answer, Hit
+
+BOLD_YELLOW, DIM, RESET = "\033[1;33m", "\033[2m", "\033[0m"
+
+
+def highlighted(hit: Hit, colour: bool) -> str:
+    """The excerpt with its highlights marked: colour on a terminal, 【】 elsewhere."""
+    opening, closing = (BOLD_YELLOW, RESET) if colour else ("【", "】")
+    text, out, at = hit.excerpt, [], 0
+    for start, end in hit.highlights:
+        out += [text[at:start], opening, text[start:end], closing]
+        at = end
+    out.append(text[at:])
+    body = "".join(out)
+    return ("…" if hit.cut_before else "") + body + ("…" if hit.cut_after else "")
+
+
+def render_hit(number: int, hit: Hit, colour: bool, lead: bool) -> str:
+    citation = hit.citation()
+    extra = " · ".join(p for p in [hit.byline, hit.date, hit.url] if p)
+    lines = [f"[{number}] {highlighted(hit, colour)}"]
+    meta = f"    — {citation}" + (f" ({extra})" if extra and lead else "")
+    lines.append(f"{DIM}{meta}{RESET}" if colour else meta)
+    return "\n".join(lines)
+
+
+def render_answer(answer: Answer, colour: bool = False, hits: int | None = None, first: int = 0) -> str:
+    if answer.problem:
+        return answer.problem
+    parts = [answer.notice] if answer.notice else []
+    if answer.not_found:
+        parts.append("没有在文章中找到答案。 Nothing in the articles answers this.")
+        if answer.suggestions:
+            parts.append("最接近的文章 / Closest articles:")
+            parts += [f"  · {title}" for title in answer.suggestions]
+        return "\n".join(parts)
+    shown = answer.hits[first : first + (hits or len(answer.hits))]
+    for offset, hit in enumerate(shown):
+        parts.append(render_hit(first + offset + 1, hit, colour, lead=first + offset == 0))
+    return "\n".join(parts)
+
+
+def render_passage(number: int, hit: Hit, width: int = 78) -> str:
+    header = f"[{number}] {hit.citation()} — {hit.source}"
+    return header + "\n" + "\n".join(textwrap.wrap(hit.passage, width=width // 2 if width else 39))

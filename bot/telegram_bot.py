@@ -1,0 +1,323 @@
+"""``python -m bot telegram``: the Telegram bot (python-telegram-bot 22), a renderer of ``Answer``.
+
+Nothing about retrieval lives here. Buttons carry ids, not state in memory: "More results"
+re-asks the question this message replies to, "Full paragraph" names a passage id, so both
+survive a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+
+from telegram import (
+    BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
+    ContextTypes, MessageHandler, filters,
+)
+
+from .answer import Answer
+from .answering import MAX_HITS, Answerer
+from .config import SettingError, TelegramSettings
+from .telegram_render import (
+    answer_html, page_count, passage_html, split_message,
+)
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("start", "What this bot does / 机器人简介"),
+    BotCommand("help", "How to ask / 使用帮助"),
+    BotCommand("ask", "Ask a question / 提问"),
+    BotCommand("about", "Articles, model and index / 关于语料"),
+]
+NON_TEXT_HINT = "I answer text questions about the articles. 请用文字提问。"
+REFUSAL = "Sorry, this bot is not available in this chat. 抱歉，本机器人不在此聊天中提供服务。"
+SLOW_DOWN = "Too many questions at once: please wait a minute. 提问太频繁，请稍后再试。"
+
+
+class TokenRedactor(logging.Filter):
+    """Keeps the bot token out of every log line (PTB and httpx put it in request URLs)."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+class RateLimiter:
+    """At most ``limit`` questions per user in any 60 seconds."""
+
+    def __init__(self, limit: int, period: float = 60.0):
+        self.limit, self.period = limit, period
+        self._asked: dict[int, deque[float]] = defaultdict(deque)
+
+    def allow(self, user_id: int) -> bool:
+        now = time.monotonic()
+        asked = self._asked[user_id]
+        while asked and now - asked[0] > self.period:
+            asked.popleft()
+        if self.limit > 0 and len(asked) >= self.limit:
+            return False
+        asked.append(now)
+        return True
+
+
+class NewsBot:
+    def __init__(self, answerer: Answerer, settings: TelegramSettings):
+        self.answerer = answerer
+        self.settings = settings
+        self.rate = RateLimiter(settings.rate_limit_per_minute)
+        self.refused_chats: set[int] = set()
+
+    # --- access -------------------------------------------------------------------------
+    async def _admitted(self, update: Update) -> bool:
+        chat = update.effective_chat
+        if chat is None:
+            return False
+        if self.settings.allowed_chats and chat.id not in self.settings.allowed_chats:
+            if chat.id not in self.refused_chats:
+                self.refused_chats.add(chat.id)
+                await chat.send_message(REFUSAL)
+            return False
+        return True
+
+    # --- commands -----------------------------------------------------------------------
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self._admitted(update):
+            return
+        titles = list(dict.fromkeys(p.title for p in self.answerer.index.passages))
+        examples = "\n".join(f"• {t}" for t in random.Random(len(titles)).sample(titles, min(3, len(titles))))
+        text = (
+            "你好！我根据报纸文章回答问题：每个答案都是文章原文的摘录，并注明出处。\n"
+            "Hello! I answer questions from newspaper articles with quotations only, each with "
+            "its source. Ask in Chinese or English.\n\n"
+            f"文章示例 / Some articles:\n{examples}\n\n"
+            "例如 / e.g.: 辽河禁渔期是什么时候？"
+        )
+        await update.effective_message.reply_text(text)
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self._admitted(update):
+            return
+        await update.effective_message.reply_text(
+            "直接发送问题即可；在群组中请 @我、回复我的消息或使用 /ask 问题。\n"
+            "Send a question as a message. In groups, mention me, reply to me, or use /ask.\n"
+            "Buttons: More results · Full paragraph. /about shows the corpus."
+        )
+
+    async def about(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self._admitted(update):
+            return
+        m = self.answerer.index.manifest
+        await update.effective_message.reply_text(
+            f"Articles: {m.articles}\nPassages: {m.passages}\nModel: {m.model}\n"
+            f"Index built: {m.built_at}"
+        )
+
+    async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        question = " ".join(context.args or [])
+        if not question.strip():
+            if await self._admitted(update):
+                await update.effective_message.reply_text("Usage: /ask 问题 (your question)")
+            return
+        await self._answer(update, question)
+
+    async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = update.effective_user
+        if user is None or user.id not in self.settings.admins:
+            await update.effective_message.reply_text("Only admins can /reload.")
+            return
+        try:
+            index = await asyncio.to_thread(self.answerer.reload)
+        except Exception as error:  # noqa: BLE001 - the old index keeps serving in every case
+            log.warning("reload failed, keeping the old index: %s", error)
+            await update.effective_message.reply_text(f"Reload failed, the old index keeps serving: {error}")
+            return
+        await update.effective_message.reply_text(
+            f"Reloaded: {index.manifest.passages} passages, built {index.manifest.built_at}."
+        )
+
+    # --- messages -----------------------------------------------------------------------
+    async def private_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, update.effective_message.text or "")
+
+    async def group_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        me = context.bot
+        replied = message.reply_to_message
+        to_me = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
+        mention = f"@{me.username}".lower() if me.username else None
+        mentioned = bool(mention) and any(
+            text.lower() == mention
+            for entity, text in message.parse_entities([MessageEntity.MENTION]).items()
+        )
+        if not (to_me or mentioned):
+            return  # ordinary group chatter
+        question = message.text or ""
+        if mention:
+            question = _remove_case_insensitive(question, mention)
+        await self._answer(update, question)
+
+    async def non_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if await self._admitted(update):
+            await update.effective_message.reply_text(NON_TEXT_HINT)
+
+    async def _answer(self, update: Update, question: str) -> None:
+        if not await self._admitted(update):
+            return
+        message = update.effective_message
+        user = update.effective_user
+        if user is not None and not self.rate.allow(user.id):
+            await message.reply_text(SLOW_DOWN)
+            return
+        answer = await asyncio.to_thread(self.answerer.answer, question, MAX_HITS)
+        await self._send_answer(message, answer)
+
+    async def _send_answer(self, message: Message, answer: Answer) -> None:
+        chunks = split_message(answer_html(answer, 0))
+        markup = self._keyboard(answer, 0)
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            await message.reply_html(chunk, reply_markup=markup if last else None,
+                                     do_quote=i == 0, disable_web_page_preview=True)
+
+    def _keyboard(self, answer: Answer, page: int) -> InlineKeyboardMarkup | None:
+        if answer.not_found or not answer.hits:
+            return None
+        from .telegram_render import hits_on_page
+
+        buttons = [
+            InlineKeyboardButton(
+                "Full paragraph" if page == 0 else f"¶ {number}",
+                callback_data=f"p:{hit.passage_id}",
+            )
+            for number, hit in hits_on_page(answer, page)
+        ]
+        rows = [buttons]
+        if page + 1 < page_count(answer):
+            rows.append([InlineKeyboardButton("More results", callback_data=f"m:{page + 1}")])
+        return InlineKeyboardMarkup(rows)
+
+    # --- buttons ------------------------------------------------------------------------
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        await query.answer()  # at once, so the client stops its spinner
+        if not await self._admitted(update):
+            return
+        kind, _, value = (query.data or "").partition(":")
+        if kind == "p":
+            passage = self.answerer.passage(value)
+            if passage is None:
+                await query.message.reply_text("That paragraph is no longer in the index.")
+                return
+            text = passage_html(passage.title, passage.section, passage.ordinal, passage.text)
+            for chunk in split_message(text):
+                await query.message.reply_html(chunk)
+        elif kind == "m" and value.isdigit():
+            original = query.message.reply_to_message if query.message else None
+            question = _question_of(original)
+            if not question:
+                await query.message.reply_text("Please ask the question again.")
+                return
+            answer = await asyncio.to_thread(self.answerer.answer, question, MAX_HITS)
+            page = min(int(value), page_count(answer) - 1)
+            text = split_message(answer_html(answer, page))[0]
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML,
+                                          reply_markup=self._keyboard(answer, page))
+
+
+def _remove_case_insensitive(text: str, needle: str) -> str:
+    at = text.lower().find(needle)
+    return text if at < 0 else (text[:at] + text[at + len(needle):]).strip()
+
+
+def _question_of(message: Message | None) -> str:
+    if message is None or not message.text:
+        return ""
+    text = message.text
+    if text.startswith("/ask"):
+        text = text.split(maxsplit=1)[1] if " " in text else ""
+    return text.strip()
+
+
+def build_application(answerer: Answerer, settings: TelegramSettings) -> Application:
+    news = NewsBot(answerer, settings)
+
+    async def register_commands(application: Application) -> None:
+        await application.bot.set_my_commands(COMMANDS)
+
+    application = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.api_base_url.replace("/bot", "/file/bot"))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .post_init(register_commands)
+        .build()
+    )
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    application.add_handler(CommandHandler("start", news.start))
+    application.add_handler(CommandHandler("help", news.help))
+    application.add_handler(CommandHandler("about", news.about))
+    application.add_handler(CommandHandler("ask", news.ask_command))
+    application.add_handler(CommandHandler("reload", news.reload))
+    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, news.private_text))
+    application.add_handler(MessageHandler(groups & filters.TEXT & ~filters.COMMAND, news.group_text))
+    application.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.COMMAND, news.non_text))
+    application.add_handler(CallbackQueryHandler(news.button))
+    application.add_error_handler(_log_error)
+    application.bot_data["news"] = news
+    return application
+
+
+async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    error = context.error
+    if isinstance(error, TelegramError):
+        log.warning("Telegram request failed, carrying on: %s", error)
+    else:
+        log.error("Handler failed, carrying on", exc_info=error)
+
+
+def protect_logs(token: str) -> None:
+    redactor = TokenRedactor(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def run(index_dir: Path) -> int:
+    """The production entry point: polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
+    try:
+        settings = TelegramSettings.from_env()
+    except SettingError as problem:
+        log.error("%s", problem)
+        print(f"error: {problem}")
+        return 2
+    protect_logs(settings.token)
+    answerer = Answerer.load(index_dir)
+    application = build_application(answerer, settings)
+    log.info("Serving %d passages from %s", len(answerer.index.passages), index_dir)
+    if settings.webhook_url:
+        application.run_webhook(
+            listen=settings.webhook_listen, port=settings.webhook_port,
+            url_path="telegram", webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

@@ -1,0 +1,105 @@
+"""Telegram HTML for an ``Answer``: every piece of corpus or user text escaped, bold highlights.
+
+Each line opens and closes its own tags, so a long message can be split at any line
+boundary without breaking the HTML.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from .answer import Answer, Hit
+
+MESSAGE_LIMIT = 4096
+PAGE = 3
+
+
+def excerpt_html(hit: Hit) -> str:
+    out, at = [], 0
+    for start, end in hit.highlights:
+        out.append(escape(hit.excerpt[at:start]))
+        out.append(f"<b>{escape(hit.excerpt[start:end])}</b>")
+        at = end
+    out.append(escape(hit.excerpt[at:]))
+    return ("…" if hit.cut_before else "") + "".join(out) + ("…" if hit.cut_after else "")
+
+
+def citation_html(hit: Hit) -> str:
+    return f"<i>— {escape(hit.citation())}</i>"
+
+
+def page_count(answer: Answer) -> int:
+    """Page 0 is the best hit alone; each later page holds up to ``PAGE`` further hits."""
+    rest = max(0, len(answer.hits) - 1)
+    return 1 + (rest + PAGE - 1) // PAGE
+
+
+def hits_on_page(answer: Answer, page: int) -> list[tuple[int, Hit]]:
+    if page == 0:
+        return [(1, answer.hits[0])] if answer.hits else []
+    first = 1 + (page - 1) * PAGE
+    return [(first + i + 1, hit) for i, hit in enumerate(answer.hits[first : first + PAGE])]
+
+
+def answer_html(answer: Answer, page: int = 0) -> str:
+    if answer.problem:
+        return escape(answer.problem)
+    lines = [escape(answer.notice)] if answer.notice else []
+    if answer.not_found:
+        lines.append("没有在文章中找到答案。Nothing in the articles answers this question.")
+        if answer.suggestions:
+            lines.append("最接近的文章 / Closest articles:")
+            lines += [f"• {escape(title)}" for title in answer.suggestions]
+        return "\n".join(lines)
+    for number, hit in hits_on_page(answer, page):
+        prefix = f"{number}. " if page else ""
+        lines.append(prefix + excerpt_html(hit))
+        lines.append(citation_html(hit))
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def passage_html(hit_article: str, section: str, ordinal: int, text: str) -> str:
+    citation = " · ".join(p for p in [hit_article, section, f"第{ordinal}段"] if p)
+    return f"<i>{escape(citation)}</i>\n" + escape(text)
+
+
+def split_message(html_text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split at line boundaries; a single over-long line is cut outside tags and entities."""
+    chunks: list[str] = []
+    current = ""
+    for line in html_text.split("\n"):
+        pieces = _cut_line(line, limit) if len(line) > limit else [line]
+        for piece in pieces:
+            candidate = piece if not current else current + "\n" + piece
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                if current:
+                    chunks.append(current)
+                current = piece
+    if current:
+        chunks.append(current)
+    return chunks or [""]
+
+
+def _cut_line(line: str, limit: int) -> list[str]:
+    pieces, start = [], 0
+    while len(line) - start > limit:
+        cut = start + limit
+        while cut > start and not _safe_cut(line, cut):
+            cut -= 1
+        if cut == start:  # no safe place (should not happen with escaped text): hard cut
+            cut = start + limit
+        pieces.append(line[start:cut])
+        start = cut
+    pieces.append(line[start:])
+    return pieces
+
+
+def _safe_cut(line: str, position: int) -> bool:
+    """Not inside a tag (<...>) or an entity (&...;), and no tag left open before it."""
+    before = line[:position]
+    if before.rfind("<") > before.rfind(">") or before.rfind("&") > before.rfind(";"):
+        return False
+    return before.count("<b>") == before.count("</b>") and before.count("<i>") == before.count("</i>")
