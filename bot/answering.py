@@ -93,7 +93,9 @@ class Answerer:
         """The best passage must share the question's key terms, or be semantically very close."""
         cross_lingual = self.corpus_is_cjk != bool(CJK_CHAR.search(question.text))
         threshold = self.settings.min_dense_cross_lingual if cross_lingual else self.settings.min_dense
-        return best.coverage >= self.settings.min_coverage or best.dense >= threshold
+        # one term (a bare number, a single word) matches too easily to count as evidence alone
+        lexical = len(question.terms) >= 2 and best.coverage >= self.settings.min_coverage
+        return lexical or best.dense >= threshold
 
     def _hit(self, candidate: Candidate, question: Question, query_vector: np.ndarray) -> Hit:
         passage = self.index.passages[candidate.row]

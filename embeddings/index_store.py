@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def write_index(
     builds = index_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
     discard_partial_builds(index_dir)
-    build_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    build_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     staging = builds / (build_id + ".partial")
     staging.mkdir()
 

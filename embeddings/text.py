@@ -64,6 +64,10 @@ def is_cjk(char: str) -> bool:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 
 
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|.)")
+
+
 def strip_control(text: str) -> str:
-    """Remove control and zero-width characters; tabs and newlines become spaces."""
+    """Remove terminal escapes, control and zero-width characters; tabs and newlines become spaces."""
+    text = _ANSI.sub("", text)
     return _CONTROL.sub("", text.replace("\t", " ").replace("\r", " ").replace("\n", " "))
