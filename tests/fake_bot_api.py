@@ -24,6 +24,7 @@ class FakeBotApi:
         self.token = token
         self.updates: list[dict] = []
         self.calls: list[tuple[str, dict]] = []
+        self.call_times: list[float] = []  # time.perf_counter() of each call, for the load bench
         self.failures: dict[str, deque[int]] = defaultdict(deque)
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
@@ -127,6 +128,7 @@ class FakeBotApi:
             params = await request.json()
         with self._lock:
             self.calls.append((method, params))
+            self.call_times.append(time.perf_counter())
             status = self.failures[method].popleft() if self.failures[method] else None
         if status == 429:
             return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
