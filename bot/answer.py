@@ -7,6 +7,7 @@ JSON form is a stable interface that scripts rely on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass
@@ -35,6 +36,15 @@ class Hit:
     @property
     def cut_after(self) -> bool:
         return self.excerpt_span[1] < len(self.passage)
+
+    def marked(self, opening: str, closing: str, escape: Callable[[str], str] = str) -> str:
+        """The excerpt with its highlights wrapped in markers, and ``…`` where it was cut."""
+        out, at = [], 0
+        for start, end in self.highlights:
+            out += [escape(self.excerpt[at:start]), opening, escape(self.excerpt[start:end]), closing]
+            at = end
+        out.append(escape(self.excerpt[at:]))
+        return ("…" if self.cut_before else "") + "".join(out) + ("…" if self.cut_after else "")
 
     def citation(self) -> str:
         parts = [self.article, self.section, f"第{self.paragraph}段"]

@@ -12,13 +12,7 @@ BOLD_YELLOW, DIM, RESET = "\033[1;33m", "\033[2m", "\033[0m"
 def highlighted(hit: Hit, colour: bool) -> str:
     """The excerpt with its highlights marked: colour on a terminal, 【】 elsewhere."""
     opening, closing = (BOLD_YELLOW, RESET) if colour else ("【", "】")
-    text, out, at = hit.excerpt, [], 0
-    for start, end in hit.highlights:
-        out += [text[at:start], opening, text[start:end], closing]
-        at = end
-    out.append(text[at:])
-    body = "".join(out)
-    return ("…" if hit.cut_before else "") + body + ("…" if hit.cut_after else "")
+    return hit.marked(opening, closing)
 
 
 def render_hit(number: int, hit: Hit, colour: bool, lead: bool) -> str:

@@ -15,13 +15,7 @@ PAGE = 3
 
 
 def excerpt_html(hit: Hit) -> str:
-    out, at = [], 0
-    for start, end in hit.highlights:
-        out.append(escape(hit.excerpt[at:start]))
-        out.append(f"<b>{escape(hit.excerpt[start:end])}</b>")
-        at = end
-    out.append(escape(hit.excerpt[at:]))
-    return ("…" if hit.cut_before else "") + "".join(out) + ("…" if hit.cut_after else "")
+    return hit.marked("<b>", "</b>", escape)
 
 
 def citation_html(hit: Hit) -> str:
