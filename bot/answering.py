@@ -90,12 +90,21 @@ class Answerer:
         return finish(hits=hits[:top_k], not_found=False)
 
     def answers_question(self, question: Question, best: Candidate) -> bool:
-        """The best passage must share the question's key terms, or be semantically very close."""
-        cross_lingual = self.corpus_is_cjk != bool(CJK_CHAR.search(question.text))
-        threshold = self.settings.min_dense_cross_lingual if cross_lingual else self.settings.min_dense
+        """The best passage must share the question's key terms, or be semantically very close.
+
+        A question in another script than the corpus (English about Chinese articles) is
+        compared symmetrically, encoded like a passage: query-to-passage similarity across
+        languages is compressed into a narrow band where unrelated questions score as high
+        as real ones (calibration in the README).
+        """
         # one term (a bare number, a single word) matches too easily to count as evidence alone
-        lexical = len(question.terms) >= 2 and best.coverage >= self.settings.min_coverage
-        return lexical or best.dense >= threshold
+        if len(question.terms) >= 2 and best.coverage >= self.settings.min_coverage:
+            return True
+        if self.corpus_is_cjk == bool(CJK_CHAR.search(question.text)):
+            return best.dense >= self.settings.min_dense
+        symmetric = self.encoder.encode_as_passage(question.text)
+        scores, _ = self.index.dense.search(symmetric.reshape(1, -1), 1)
+        return float(scores[0][0]) >= self.settings.min_dense_cross_lingual
 
     def _hit(self, candidate: Candidate, question: Question, query_vector: np.ndarray) -> Hit:
         passage = self.index.passages[candidate.row]

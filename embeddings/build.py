@@ -109,9 +109,11 @@ def build_index(
         previous.manifest.model, previous.manifest.query_prompt, previous.manifest.passage_prompt,
     ) == (settings.model, settings.query_prompt, settings.passage_prompt)
     if previous is not None and not same_model:
+        before = previous.manifest
         full_reason = (
-            f"the model changed ({previous.manifest.model!r} -> {settings.model!r}): "
-            "every passage is encoded again"
+            f"the model or its prompts changed ({before.model!r}, {before.query_prompt!r}, "
+            f"{before.passage_prompt!r} -> {settings.model!r}, {settings.query_prompt!r}, "
+            f"{settings.passage_prompt!r}): every passage is encoded again"
         )
         log.warning(full_reason)
     old_passages = previous.passages if previous is not None else []

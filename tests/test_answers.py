@@ -32,9 +32,9 @@ def test_english_question_finds_the_chinese_passage(answerer):
     assert not answer.not_found and "5月16日至7月31日" in answer.hits[0].excerpt
 
 
-# "How do I bake bread?" is the one unanswerable question of tests/data that is still answered:
-# its cross-lingual similarity (0.752) overlaps real English questions (README, "Not found").
-@pytest.mark.parametrize("question", ["上海今年的房价涨了多少?", "北京的天气怎么样？", "What is the capital of France?"])
+@pytest.mark.parametrize(
+    "question", ["上海今年的房价涨了多少?", "How do I bake bread?", "北京的天气怎么样？", "How do I make a cup of coffee?"]
+)
 def test_not_found_is_an_answer_with_closest_titles(answerer, question):
     answer = answerer.answer(question)
     assert answer.not_found and not answer.hits and answer.suggestions
@@ -49,6 +49,28 @@ def test_excerpts_are_verbatim_short_slices_and_duplicates_shown_once(answerer):
             start, end = hit.excerpt_span
             assert hit.passage[start:end] == hit.excerpt and 0 < len(hit.excerpt) <= 150
             assert all(0 <= a < b <= len(hit.excerpt) for a, b in hit.highlights)
+
+
+def test_same_text_in_two_files_is_shown_once(tmp_path, base_settings, encoder):
+    from dataclasses import replace
+
+    from bot.answering import Answerer
+    from bot.config import AnswerSettings
+    from embeddings.build import build_index
+    from embeddings.index_store import load_index
+    from tests.conftest import CORPUS
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    page = (CORPUS / "panjin-news-2019-06.md").read_text(encoding="utf-8")
+    (corpus / "page.md").write_text(page, encoding="utf-8")
+    (corpus / "reprint.md").write_text(page, encoding="utf-8")
+    settings = replace(base_settings, corpus_dir=corpus, index_dir=tmp_path / "index")
+    report = build_index(settings, progress=False, encoder=encoder)
+    assert report.passages == 92 and report.encoded == 143  # each text encoded once
+    answerer = Answerer(load_index(settings.index_dir), encoder, AnswerSettings())
+    hits = answerer.answer("辽河禁渔期是什么时候？", top_k=5).hits
+    assert len({hit.passage for hit in hits}) == len(hits) == 5
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t", "😀🎉👍", "？？？！！", "\x00\x07\x1b[31m"])
@@ -72,8 +94,8 @@ def test_huge_question_is_shortened_not_crashed(answerer):
 def test_labelled_questions_rates(answerer):
     results = evaluate(answerer, load_jsonl_cases(QUESTIONS))
     assert results["answerable_answered"] >= 0.95
-    assert results["unanswerable_refused"] >= 0.9
-    assert results["excerpt_hit@1"] >= 0.85
+    assert results["unanswerable_refused"] >= 0.95
+    assert results["excerpt_hit@1"] >= 0.8  # 80 questions, 18 English (cross-lingual ranking is weaker)
 
 
 def test_ask_json_interface(answerer):

@@ -50,6 +50,14 @@ def test_build_then_nothing_changed_then_edit_and_remove(small, encoder):
     assert len(list((small.index_dir / "builds").iterdir())) == 1
 
 
+def test_changed_model_or_prompts_reencode_everything_and_say_so(small, encoder):
+    build_index(small, progress=False, encoder=encoder)
+    changed = replace(small, passage_prompt="passage:  ")
+    report = build_index(changed, progress=False, encoder=encoder)
+    assert "changed" in report.full_reason and report.encoded == 143
+    assert load_index(small.index_dir).manifest.passage_prompt == "passage:  "
+
+
 def test_failed_write_leaves_the_previous_index_whole(small, encoder, monkeypatch):
     build_index(small, progress=False, encoder=encoder)
     before = current_build(small.index_dir)
