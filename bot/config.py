@@ -88,20 +88,21 @@ def _ids(name: str) -> frozenset[int]:
         raise SettingError(f"{name}={raw!r}: expected comma-separated numeric ids") from None
 
 
-def _int(name: str, default: int) -> int:
+def _number(name: str, default, kind=float):
     raw = env(name)
     try:
-        return int(raw) if raw else default
+        return kind(raw) if raw else default
     except ValueError:
-        raise SettingError(f"{name}={raw!r}: expected a whole number") from None
+        noun = "a whole number" if kind is int else "a number"
+        raise SettingError(f"{name}={raw!r}: expected {noun}") from None
+
+
+def _int(name: str, default: int) -> int:
+    return _number(name, default, int)
 
 
 def _float(name: str, default: float) -> float:
-    raw = env(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise SettingError(f"{name}={raw!r}: expected a number") from None
+    return _number(name, default, float)
 
 
 def index_dir_from(argument: Path | None) -> Path:

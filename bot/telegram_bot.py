@@ -27,9 +27,7 @@ from telegram.ext import (
 from .answer import Answer
 from .answering import MAX_HITS, Answerer
 from .config import SettingError, TelegramSettings
-from .telegram_render import (
-    answer_html, page_count, passage_html, split_message,
-)
+from .telegram_render import answer_html, hits_on_page, page_count, passage_html, split_message
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +196,6 @@ class NewsBot:
     def _keyboard(self, answer: Answer, page: int) -> InlineKeyboardMarkup | None:
         if answer.not_found or not answer.hits:
             return None
-        from .telegram_render import hits_on_page
-
         buttons = [
             InlineKeyboardButton(
                 "Full paragraph" if page == 0 else f"¶ {number}",

@@ -103,6 +103,11 @@ def build_index(
 ) -> BuildReport:
     started = time.perf_counter()
     parsed = parse_corpus(settings.corpus_dir)
+    if not parsed.passages:
+        skipped = "; ".join(parsed.skipped) or "no .md, .txt or .jsonl files"
+        raise FileNotFoundError(
+            f"no readable articles in {settings.corpus_dir} ({skipped}): add articles or set CORPUS_DIR"
+        )
     fingerprint = corpus_fingerprint(settings.corpus_dir)
     previous, full_reason = (None, "--full") if full else _previous(settings.index_dir)
     same_model = previous is not None and (

@@ -115,3 +115,8 @@ def test_cli_reports_a_missing_corpus_clearly(tmp_path):
     result = subprocess.run([sys.executable, "-m", "embeddings.build", "--corpus", str(tmp_path / "none"),
                              "--index", str(tmp_path / "index")], env=env, capture_output=True, text=True)
     assert result.returncode == 2 and "CORPUS_DIR" in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "bad.md").write_bytes(b"\x00\x01")
+    result = subprocess.run([sys.executable, "-m", "embeddings.build", "--corpus", str(tmp_path / "empty"),
+                             "--index", str(tmp_path / "index")], env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and "bad.md" in result.stderr and "no readable articles" in result.stderr
