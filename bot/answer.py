@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
+NOT_FOUND = "没有在文章中找到答案。Nothing in the articles answers this question."
+CLOSEST_ARTICLES = "最接近的文章 / Closest articles:"
+
+
+def citation(article: str, section: str, paragraph: int) -> str:
+    """``title · section · 第N段``: how every front-end cites a paragraph."""
+    return " · ".join(part for part in [article, section, f"第{paragraph}段"] if part)
+
+
 @dataclass
 class Hit:
     passage_id: str
@@ -47,8 +56,7 @@ class Hit:
         return ("…" if self.cut_before else "") + "".join(out) + ("…" if self.cut_after else "")
 
     def citation(self) -> str:
-        parts = [self.article, self.section, f"第{self.paragraph}段"]
-        return " · ".join(p for p in parts if p)
+        return citation(self.article, self.section, self.paragraph)
 
     def to_json(self) -> dict:
         return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .answer import Answer, Hit
+from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit
 
 BOLD_YELLOW, DIM, RESET = "\033[1;33m", "\033[2m", "\033[0m"
 
@@ -29,9 +29,9 @@ def render_answer(answer: Answer, colour: bool = False, hits: int | None = None,
         return answer.problem
     parts = [answer.notice] if answer.notice else []
     if answer.not_found:
-        parts.append("没有在文章中找到答案。 Nothing in the articles answers this.")
+        parts.append(NOT_FOUND)
         if answer.suggestions:
-            parts.append("最接近的文章 / Closest articles:")
+            parts.append(CLOSEST_ARTICLES)
             parts += [f"  · {title}" for title in answer.suggestions]
         return "\n".join(parts)
     shown = answer.hits[first : first + (hits or len(answer.hits))]

@@ -49,12 +49,9 @@ class TermWeights:
     def idf(self, token: str) -> float:
         return self._idf.get(token, self._unseen)
 
-    def known(self, token: str) -> bool:
-        return token in self._idf
-
 
 class HybridRetriever:
-    def __init__(self, index: KnowledgeIndex, fusion: str = "rrf", depth: int = 50):
+    def __init__(self, index: KnowledgeIndex, fusion: str = "weighted", depth: int = 50):
         if fusion not in FUSIONS:
             raise ValueError(f"FUSION={fusion!r}: use one of {', '.join(FUSIONS)}")
         self.index = index

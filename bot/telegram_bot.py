@@ -17,7 +17,7 @@ from pathlib import Path
 from telegram import (
     BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .answer import Answer, Hit
+from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, citation
 
 MESSAGE_LIMIT = 4096
 PAGE = 3
@@ -40,9 +40,9 @@ def answer_html(answer: Answer, page: int = 0) -> str:
         return escape(answer.problem)
     lines = [escape(answer.notice)] if answer.notice else []
     if answer.not_found:
-        lines.append("没有在文章中找到答案。Nothing in the articles answers this question.")
+        lines.append(NOT_FOUND)
         if answer.suggestions:
-            lines.append("最接近的文章 / Closest articles:")
+            lines.append(CLOSEST_ARTICLES)
             lines += [f"• {escape(title)}" for title in answer.suggestions]
         return "\n".join(lines)
     for number, hit in hits_on_page(answer, page):
@@ -53,9 +53,8 @@ def answer_html(answer: Answer, page: int = 0) -> str:
     return "\n".join(lines).rstrip()
 
 
-def passage_html(hit_article: str, section: str, ordinal: int, text: str) -> str:
-    citation = " · ".join(p for p in [hit_article, section, f"第{ordinal}段"] if p)
-    return f"<i>{escape(citation)}</i>\n" + escape(text)
+def passage_html(article: str, section: str, paragraph: int, text: str) -> str:
+    return f"<i>{escape(citation(article, section, paragraph))}</i>\n" + escape(text)
 
 
 def split_message(html_text: str, limit: int = MESSAGE_LIMIT) -> list[str]:

@@ -210,10 +210,9 @@ def parse_page(text: str, source: str) -> list[Article]:
 
 def _headingless_article(blocks: list[str], source: str) -> list[Article]:
     """A plain text: one article, titled by its first line."""
-    lines = [line for block in blocks for line in [block] if block.strip()]
-    if not lines:
+    if not blocks:
         return []
-    first, *rest = lines
+    first, *rest = blocks
     title, _, remainder = first.partition("\n")
     article = Article(title=_clean_inline(title)[:120], source=source)
     body = ([remainder] if remainder.strip() else []) + rest
