@@ -29,6 +29,18 @@ def _parser() -> argparse.ArgumentParser:
     evaluation = with_index(commands.add_parser("eval", help="measure answers against known ones"))
     evaluation.add_argument("file", type=Path, help="JSONL {q, a} or SQuAD-format JSON")
     evaluation.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    evaluation.add_argument(
+        "--refusal", action="store_true",
+        help="SQuAD file: index every other context, ask every question (../shared/bench/README.md)",
+    )
+    evaluation.add_argument(
+        "--distractors", type=Path, metavar="JSONL",
+        help="mix the corpus into these unrelated articles first (an archive, not one page)",
+    )
+    evaluation.add_argument(
+        "--skip-articles", type=int, default=0, metavar="N",
+        help="ask only the questions of the articles after the first N (a held-out part)",
+    )
     with_index(commands.add_parser("telegram", help="run the Telegram bot"))
     return parser
 
@@ -41,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             from . import evaluate
 
-            return evaluate.run(args.file, index_dir, args.json)
+            return evaluate.run(
+                args.file, index_dir, args.json, refusal=args.refusal,
+                distractors=args.distractors, skip_articles=args.skip_articles,
+            )
         if args.command == "telegram":
             from . import telegram_bot
 

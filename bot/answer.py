@@ -10,8 +10,20 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
-NOT_FOUND = "没有在文章中找到答案。Nothing in the articles answers this question."
-CLOSEST_ARTICLES = "最接近的文章 / Closest articles:"
+NOT_FOUND = (
+    "文章中没有找到能回答这个问题的句子。"
+    "The articles do not seem to answer this question, and the bot only quotes what they say."
+)
+CLOSEST_ARTICLES = "这些文章最接近，可以换个问法问问它们 / The closest articles, worth asking about:"
+# an answer less likely than this to hold the reply gets a discreet note under it
+LOW_CONFIDENCE = 0.5
+
+
+def confidence_note(answer: "Answer") -> str:
+    """The discreet line under a shown answer whose confidence is low but above the cut."""
+    if answer.not_found or answer.confidence is None or answer.confidence >= LOW_CONFIDENCE:
+        return ""
+    return f"可信度较低 / low confidence ({answer.confidence:.0%}): check the quoted paragraph."
 
 
 def citation(article: str, section: str, paragraph: int) -> str:
@@ -88,11 +100,16 @@ class Answer:
     suggestions: list[str] = field(default_factory=list)  # closest article titles when not found
     notice: str = ""  # e.g. "the question was shortened"
     problem: str = ""  # set when the question itself could not be asked (empty, no words)
+    # estimated probability that the first excerpt answers the question (None: not estimated)
+    confidence: float | None = None
+    evidence: object = field(default=None, repr=False)  # what the confidence was computed from
+
 
     def to_json(self) -> dict:
         data = {
             "question": self.question,
             "not_found": self.not_found,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "elapsed_ms": round(self.elapsed_ms, 1),
             "hits": [hit.to_json() for hit in self.hits],
         }

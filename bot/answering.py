@@ -15,21 +15,32 @@ from embeddings.index_store import KnowledgeIndex, load_index
 from embeddings.text import CJK_CHAR
 
 from .answer import Answer, Hit
+from .confidence import ConfidenceModel, Evidence, evidence
 from .config import AnswerSettings
 from .excerpt import highlight_spans, select_excerpt
 from .question import Question, parse_question
-from .retrieval import Candidate, HybridRetriever
+from .retrieval import Candidate, HybridRetriever, Retrieval
 
 MAX_HITS = 10
-EXCERPT_POOL = 3  # candidates fetched at least, so "not found" can suggest a few titles
+EXCERPT_POOL = 5  # candidates fetched at least: "not found" suggests titles, confidence compares them
+NEIGHBOURS = 5  # the best passage and the next ones, whose shared terms name the topic
 
 
 class Answerer:
     """Holds the encoder and one loaded index; ``reload`` swaps in a rebuilt index."""
 
-    def __init__(self, index: KnowledgeIndex, encoder: Encoder, settings: AnswerSettings):
+    def __init__(
+        self, index: KnowledgeIndex, encoder: Encoder, settings: AnswerSettings,
+        confidence: ConfidenceModel | None | bool = True,
+    ):
+        """``confidence=None`` answers everything (to collect training data for the model)."""
         self.encoder = encoder
         self.settings = settings
+        self.confidence = ConfidenceModel.load() if confidence is True else (confidence or None)
+        self.min_confidence = 0.0
+        if self.confidence is not None:
+            chosen = settings.min_confidence
+            self.min_confidence = self.confidence.min_confidence if chosen is None else chosen
         self._use(index)
 
     @classmethod
@@ -81,30 +92,33 @@ class Answerer:
                 hits=[], not_found=True,
                 problem="The question has no words (only emoji, symbols or punctuation): ask it in words.",
             )
-        query_vector = self.encoder.encode_query(question.text)
-        candidates = self.retriever.search(question, query_vector, limit=max(top_k, EXCERPT_POOL))
-        if not candidates or not self.answers_question(question, candidates[0]):
-            titles = list(dict.fromkeys(self.index.passages[c.row].title for c in candidates))
-            return finish(hits=[], not_found=True, suggestions=titles[:3])
+        self.retriever.translate(question, self.corpus_is_cjk)
+        if not question.weighted_terms and question.script != "other":
+            return finish(
+                hits=[], not_found=True,
+                problem="The question has only question words (what, 什么…): say what it is about.",
+            )
+        query_vector = self.encoder.encode_query(question.simplified)
+        retrieval = self.retriever.search(question, query_vector, limit=max(top_k, EXCERPT_POOL))
+        candidates = retrieval.candidates
+        titles = list(dict.fromkeys(self.index.passages[c.row].title for c in candidates))[:3]
+        if not candidates:
+            return finish(hits=[], not_found=True, suggestions=titles)
         hits = [self._hit(c, question, query_vector) for c in candidates]
-        return finish(hits=hits[:top_k], not_found=False)
+        found = self.evidence(question, retrieval, hits[0])
+        confidence = self.confidence.probability(found) if self.confidence is not None else None
+        if confidence is not None and confidence < self.min_confidence:
+            return finish(hits=[], not_found=True, suggestions=titles, confidence=confidence, evidence=found)
+        return finish(hits=hits[:top_k], not_found=False, confidence=confidence, evidence=found)
 
-    def answers_question(self, question: Question, best: Candidate) -> bool:
-        """The best passage must share the question's key terms, or be semantically very close.
-
-        A question in another script than the corpus (English about Chinese articles) is
-        compared symmetrically, encoded like a passage: query-to-passage similarity across
-        languages is compressed into a narrow band where unrelated questions score as high
-        as real ones (calibration in the README).
-        """
-        # one term (a bare number, a single word) matches too easily to count as evidence alone
-        if len(question.terms) >= 2 and best.coverage >= self.settings.min_coverage:
-            return True
-        if self.corpus_is_cjk == bool(CJK_CHAR.search(question.text)):
-            return best.dense >= self.settings.min_dense
-        symmetric = self.encoder.encode_as_passage(question.text)
-        scores, _ = self.index.dense.search(symmetric.reshape(1, -1), 1)
-        return float(scores[0][0]) >= self.settings.min_dense_cross_lingual
+    def evidence(self, question: Question, retrieval: Retrieval, first: Hit) -> Evidence:
+        """What the confidence model is told about this answer (also the training features)."""
+        row = retrieval.candidates[0].row
+        return evidence(
+            question, retrieval, first.passage, first.excerpt, first.scores["excerpt_dense"],
+            self.retriever.weights, self.retriever.passage_terms(row), self.retriever.sentence_terms(row),
+            [self.retriever.passage_terms(c.row) for c in retrieval.candidates[1:NEIGHBOURS]], self.corpus_is_cjk,
+        )
 
     def _hit(self, candidate: Candidate, question: Question, query_vector: np.ndarray) -> Hit:
         passage = self.index.passages[candidate.row]
@@ -124,5 +138,6 @@ class Answerer:
             scores={
                 "fused": candidate.fused, "dense": candidate.dense, "bm25": candidate.bm25,
                 "coverage": candidate.coverage, "excerpt": excerpt.lexical + excerpt.dense,
+                "excerpt_dense": excerpt.dense,
             },
         )

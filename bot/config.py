@@ -20,13 +20,9 @@ class SettingError(ValueError):
 class AnswerSettings:
     fusion: str = "weighted"  # measured against "rrf" on CMRC: see README
     top_k: int = 3
-    # "not found" when the best passage is neither lexically nor semantically close enough;
-    # calibrated on tests/data/panjin_questions.jsonl (see README, "Not found")
-    min_coverage: float = 0.4  # twice the highest coverage of an unanswerable labelled question
-    min_dense: float = 0.865
-    # a question in another script than the corpus (English about Chinese), encoded like a
-    # passage and compared with the passages (see Answerer.answers_question)
-    min_dense_cross_lingual: float = 0.76
+    # "not found" below this estimated probability that the first excerpt answers;
+    # None = the confidence model's own default (see bot/confidence.py and the README)
+    min_confidence: float | None = None
 
     @classmethod
     def from_env(cls) -> "AnswerSettings":
@@ -35,11 +31,7 @@ class AnswerSettings:
         return cls(
             fusion=env("FUSION") or defaults.fusion,
             top_k=_int("TOP_K", defaults.top_k),
-            min_coverage=_float("NOT_FOUND_MIN_COVERAGE", defaults.min_coverage),
-            min_dense=_float("NOT_FOUND_MIN_DENSE", defaults.min_dense),
-            min_dense_cross_lingual=_float(
-                "NOT_FOUND_MIN_DENSE_CROSS_LINGUAL", defaults.min_dense_cross_lingual
-            ),
+            min_confidence=_probability("MIN_CONFIDENCE"),
         )
 
 
@@ -103,6 +95,13 @@ def _int(name: str, default: int) -> int:
 
 def _float(name: str, default: float) -> float:
     return _number(name, default, float)
+
+
+def _probability(name: str) -> float | None:
+    value = _float(name, None)
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise SettingError(f"{name}={value!r}: expected a probability between 0 and 1")
+    return value
 
 
 def index_dir_from(argument: Path | None) -> Path:

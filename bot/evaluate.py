@@ -10,13 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import statistics
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
+from embeddings import lexical
 from embeddings.build import build_index
 from embeddings.config import IndexSettings
+from embeddings.index_store import KnowledgeIndex, load_index, write_index
 from embeddings.text import normalise
 
 from .answering import Answerer
@@ -24,15 +29,20 @@ from .answering import Answerer
 log = logging.getLogger(__name__)
 
 
+CUTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
 @dataclass
 class Case:
     question: str
     answers: list[str] = field(default_factory=list)
     context: str = ""  # the passage that holds the answer, when known (SQuAD)
+    article: str = ""  # the article of that passage (to split data by article)
+    indexed: bool = True  # False: its passage was left out of the index (refusal protocol)
 
     @property
     def answerable(self) -> bool:
-        return bool(self.answers)
+        return bool(self.answers) and self.indexed
 
 
 def load_jsonl_cases(path: Path) -> list[Case]:
@@ -66,7 +76,9 @@ def squad_corpus(path: Path, cache_root: Path) -> tuple[Path, list[Case]]:
             ))
             for qa in paragraph.get("qas", []):
                 answers = [a["text"] for a in qa.get("answers", []) if a.get("text")]
-                cases.append(Case(qa.get("question", ""), answers, f"context:{context_id}"))
+                cases.append(Case(
+                    qa.get("question", ""), answers, f"context:{context_id}", str(entry.get("title", "")),
+                ))
     target = corpus / "contexts.jsonl"
     text = "\n".join(lines) + "\n"
     if not target.exists() or target.read_text(encoding="utf-8") != text:
@@ -81,76 +93,202 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def evaluate(answerer: Answerer, cases: list[Case]) -> dict:
-    asked = skipped = 0
-    recall1 = recall5 = reciprocal = excerpt_hits = 0.0
-    with_context = answered = answerable = refused = unanswerable = 0
-    lengths: list[int] = []
-    latencies: list[float] = []
+@dataclass
+class Outcome:
+    """One asked question: what came back, and whether its first excerpt holds the gold."""
+
+    case: Case
+    answered: bool  # an excerpt was shown (at the operating cut)
+    correct: bool  # the first excerpt (shown or not) holds a gold answer
+    confidence: float | None
+    rank: int | None  # place of the gold passage among the hits (None: not among them)
+    excerpt_chars: int | None
+    latency_ms: float
+    has_excerpt: bool  # the pipeline produced an excerpt (no "problem" with the question)
+
+
+def ask_all(answerer: Answerer, cases: list[Case], cut: float) -> tuple[list[Outcome], int]:
+    """Every non-empty question, answered with refusals decided at ``cut`` afterwards, so the
+    same run can also say what any other cut would have done."""
+    outcomes, skipped = [], 0
     for case in cases:
         if not case.question.strip():
             skipped += 1
             log.warning("skipped an empty question (answers %s)", case.answers)
             continue
-        asked += 1
         answer = answerer.answer(case.question, top_k=10)
-        latencies.append(answer.elapsed_ms)
-        if answer.hits:
-            lengths.append(len(answer.hits[0].excerpt))
-        if not case.answerable:
-            unanswerable += 1
-            refused += answer.not_found
-            continue
-        answerable += 1
-        answered += not answer.not_found
         gold = [normalise(a) for a in case.answers]
-        if answer.hits and any(g in normalise(answer.hits[0].excerpt) for g in gold):
-            excerpt_hits += 1
-        if case.context:
-            with_context += 1
-            ranks = [i for i, hit in enumerate(answer.hits) if hit.url == case.context]
-            if ranks:
-                recall1 += ranks[0] < 1
-                recall5 += ranks[0] < 5
-                reciprocal += 1 / (ranks[0] + 1)
+        first = answer.hits[0] if answer.hits else None
+        correct = bool(first and any(g and g in normalise(first.excerpt) for g in gold))
+        ranks = [i for i, hit in enumerate(answer.hits) if case.context and hit.url == case.context]
+        confident = answer.confidence is None or answer.confidence >= cut
+        outcomes.append(Outcome(
+            case, bool(first) and confident, correct, answer.confidence, ranks[0] if ranks else None,
+            len(first.excerpt) if first else None, answer.elapsed_ms, first is not None,
+        ))
+    return outcomes, skipped
 
-    def share(count: float, total: int) -> float | None:
-        return round(count / total, 4) if total else None
 
+def refusal_figures(outcomes: list[Outcome], cut: float | None = None) -> dict:
+    """Answered share of answerable questions, refused share of unanswerable ones, and the
+    share of unanswerable ones that got a quotation without the answer ("confident wrong")."""
+    def shown(o: Outcome) -> bool:
+        return o.answered if cut is None else o.has_excerpt and (o.confidence is None or o.confidence >= cut)
+
+    answerable = [o for o in outcomes if o.case.answerable]
+    absent = [o for o in outcomes if not o.case.answerable]
     return {
-        "questions": asked,
+        "answered": _share(sum(shown(o) for o in answerable), len(answerable)),
+        "answered_right": _share(sum(shown(o) and o.correct for o in answerable), len(answerable)),
+        "refused": _share(sum(not shown(o) for o in absent), len(absent)),
+        "confident_wrong": _share(sum(shown(o) and not o.correct for o in absent), len(absent)),
+    }
+
+
+def _share(count: float, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
+def evaluate(answerer: Answerer, cases: list[Case], cut: float | None = None) -> dict:
+    """The figures of ``python -m bot eval``; ``cut`` defaults to the answerer's own."""
+    cut = answerer.min_confidence if cut is None else cut
+    saved, answerer.min_confidence = answerer.min_confidence, 0.0
+    try:
+        outcomes, skipped = ask_all(answerer, cases, cut)
+    finally:
+        answerer.min_confidence = saved
+    answerable = [o for o in outcomes if o.case.answerable]
+    located = [o for o in answerable if o.case.context]
+    lengths = [o.excerpt_chars for o in outcomes if o.answered and o.excerpt_chars]
+    latencies = [o.latency_ms for o in outcomes]
+    figures = refusal_figures(outcomes)
+    results = {
+        "questions": len(outcomes),
         "skipped_empty": skipped,
-        "passage_recall@1": share(recall1, with_context),
-        "passage_recall@5": share(recall5, with_context),
-        "mrr@10": share(reciprocal, with_context),
-        "excerpt_hit@1": share(excerpt_hits, answerable),
+        "passage_recall@1": _share(sum(o.rank is not None and o.rank < 1 for o in located), len(located)),
+        "passage_recall@5": _share(sum(o.rank is not None and o.rank < 5 for o in located), len(located)),
+        "mrr@10": _share(sum(1 / (o.rank + 1) for o in located if o.rank is not None), len(located)),
+        "excerpt_hit@1": _share(sum(o.correct for o in answerable), len(answerable)),
         "mean_excerpt_chars": round(statistics.fmean(lengths), 1) if lengths else None,
-        "answerable_answered": share(answered, answerable),
-        "unanswerable_refused": share(refused, unanswerable),
+        "answerable_answered": figures["answered"],
+        "unanswerable_refused": figures["refused"],
+        "confident_wrong": figures["confident_wrong"],
+        "min_confidence": round(cut, 4),
         "latency_ms_p50": round(_percentile(latencies, 0.5), 1),
         "latency_ms_p95": round(_percentile(latencies, 0.95), 1),
         "fusion": answerer.settings.fusion,
     }
+    if any(o.confidence is not None for o in outcomes) and figures["refused"] is not None:
+        results["trade_off"] = {f"{c:.1f}": refusal_figures(outcomes, c) for c in CUTS}
+    return results
 
 
-def run(file: Path, index_dir: Path, as_json: bool, answerer_factory=Answerer.load) -> int:
-    if not file.is_file():
-        print(f"error: {file} does not exist", file=sys.stderr)
+def refusal_cases(cases: list[Case], contexts: list[str]) -> tuple[set[str], list[Case]]:
+    """The refusal protocol of ../shared/bench/README.md: contexts 1, 3, 5, … (in file order)
+    are indexed, the others removed; every question is still asked."""
+    kept = set(contexts[0::2])
+    return kept, [replace(c, indexed=c.context in kept) for c in cases]
+
+
+def subset_index(full: KnowledgeIndex, keep_urls: set[str], index_dir: Path) -> Path:
+    """An index of some of a built index's passages, reusing its vectors (nothing encoded)."""
+    rows = [i for i, p in enumerate(full.passages) if p.url in keep_urls]
+    passages = [full.passages[i] for i in rows]
+    dimension = full.manifest.dimension
+    sentences = [full.sentence_vectors_of(i) for i in rows]
+    manifest = replace(
+        full.manifest, passages=len(rows), articles=len({p.article_id for p in passages}),
+        sentences=sum(len(p.sentences) for p in passages), skipped=[],
+    )
+    return write_index(
+        index_dir, manifest, passages, full.vectors[rows],
+        np.vstack(sentences) if sentences else np.zeros((0, dimension), dtype=np.float32),
+        [lexical.tokens(p.title + " " + p.text) for p in passages],
+    )
+
+
+def prepare_squad(file: Path, progress: bool = True) -> tuple[Path, list[Case], list[str]]:
+    """Build (or reuse) the index of a SQuAD file's contexts; its questions and context ids."""
+    settings = IndexSettings.from_env()
+    folder, cases = squad_corpus(file, settings.cache_dir)
+    eval_settings = replace(settings, corpus_dir=folder / "corpus", index_dir=folder / "index")
+    report = build_index(eval_settings, progress=progress)
+    log.info("evaluation corpus: %s", report.summary())
+    lines = (folder / "corpus" / "contexts.jsonl").read_text(encoding="utf-8").splitlines()
+    contexts = [json.loads(line)["url"] for line in lines if line.strip()]
+    return eval_settings.index_dir, cases, contexts
+
+
+def prepare_distracted(corpus_dir: Path, distractors: Path, progress: bool = True) -> Path:
+    """An index of a corpus mixed into unrelated articles (the distractor protocol of
+    ../shared/bench/README.md): the corpus's files and the distractor file, copied together."""
+    settings = IndexSettings.from_env()
+    files = sorted(p for p in Path(corpus_dir).rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files + [Path(distractors)]:
+        digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
+    folder = settings.cache_dir / "eval" / f"distracted-{digest.hexdigest()[:16]}"
+    corpus = folder / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        target = corpus / "corpus" / path.relative_to(corpus_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    shutil.copyfile(distractors, corpus / f"distractors-{Path(distractors).name}")
+    eval_settings = replace(settings, corpus_dir=corpus, index_dir=folder / "index")
+    log.info("corpus with distractors: %s", build_index(eval_settings, progress=progress).summary())
+    return eval_settings.index_dir
+
+
+def prepare_refusal(file: Path, progress: bool = True) -> tuple[Path, list[Case]]:
+    index_dir, cases, contexts = prepare_squad(file, progress)
+    kept, cases = refusal_cases(cases, contexts)
+    refusal_dir = index_dir.parent / "refusal-index"
+    subset_index(load_index(index_dir), kept, refusal_dir)
+    return refusal_dir, cases
+
+
+def after_articles(cases: list[Case], skip: int) -> list[Case]:
+    """The questions of every article after the first ``skip`` (in file order): the part of a
+    file that the models were not fitted on (see bench/train_confidence.py)."""
+    order = {a: i for i, a in enumerate(dict.fromkeys(c.article for c in cases))}
+    return [c for c in cases if order[c.article] >= skip]
+
+
+def run(file: Path, index_dir: Path, as_json: bool, answerer_factory=Answerer.load,
+        refusal: bool = False, distractors: Path | None = None, skip_articles: int = 0) -> int:
+    for given in [file] + ([distractors] if distractors else []):
+        if not given.is_file():
+            print(f"error: {given} does not exist", file=sys.stderr)
+            return 2
+    if refusal and distractors:
+        print("error: --refusal and --distractors are separate protocols: use one", file=sys.stderr)
         return 2
-    if file.suffix.lower() == ".json":
-        settings = IndexSettings.from_env()
-        folder, cases = squad_corpus(file, settings.cache_dir)
-        eval_settings = replace(settings, corpus_dir=folder / "corpus", index_dir=folder / "index")
-        report = build_index(eval_settings, progress=not as_json)
-        log.info("evaluation corpus: %s", report.summary())
-        index_dir = eval_settings.index_dir
+    if refusal and file.suffix.lower() != ".json":
+        print("error: --refusal takes a SQuAD-format .json file", file=sys.stderr)
+        return 2
+    if refusal:
+        index_dir, cases = prepare_refusal(file, progress=not as_json)
+    elif file.suffix.lower() == ".json":
+        index_dir, cases, _ = prepare_squad(file, progress=not as_json)
+        if distractors:
+            index_dir = prepare_distracted(index_dir.parent / "corpus", distractors, progress=not as_json)
     else:
         cases = load_jsonl_cases(file)
+        if distractors:
+            index_dir = prepare_distracted(IndexSettings.from_env().corpus_dir, distractors, progress=not as_json)
+    if skip_articles:
+        cases = after_articles(cases, skip_articles)
     answerer = answerer_factory(index_dir)
     results = evaluate(answerer, cases)
     if as_json:
         print(json.dumps(results, ensure_ascii=False))
-    else:
-        for name, value in results.items():
-            print(f"{name:22} {value}")
+        return 0
+    trade_off = results.pop("trade_off", None)
+    for name, value in results.items():
+        print(f"{name:22} {value}")
+    if trade_off:
+        print("\ntrade-off (MIN_CONFIDENCE: answered / answered right / refused / confident wrong)")
+        for cut, figures in trade_off.items():
+            print(f"  {cut}  " + " / ".join(str(v) for v in figures.values()))
     return 0

@@ -48,11 +48,10 @@ class Excerpt:
 
 
 def _term_overlap(text: str | set[str], question: Question, weights: TermWeights) -> float:
-    if not question.terms:
-        return 0.0
+    terms = question.weighted_terms
     present = text if isinstance(text, set) else set(lexical.tokens(text))
-    total = sum(weights.idf(t) for t in question.terms)
-    return sum(weights.idf(t) for t in question.terms if t in present) / total
+    total = sum(w * weights.idf(t) for t, w in terms.items())
+    return sum(w * weights.idf(t) for t, w in terms.items() if t in present) / total if total else 0.0
 
 
 def _local_weights(
@@ -67,11 +66,12 @@ def _local_weights(
     """
     count = len(token_sets)
     raw = {}
-    for term in question.terms:
+    terms = question.weighted_terms
+    for term, weight in terms.items():
         found = sum(term in tokens for tokens in token_sets)
         spread = math.log(1 + (count - found + 0.5) / (found + 0.5)) / math.log(1 + (count + 0.5) / 0.5)
-        raw[term] = weights.idf(term) * spread * (TITLE_DISCOUNT if term in title_terms else 1.0)
-    total = sum(weights.idf(t) for t in question.terms) or 1.0
+        raw[term] = weight * weights.idf(term) * spread * (TITLE_DISCOUNT if term in title_terms else 1.0)
+    total = sum(w * weights.idf(t) for t, w in terms.items()) or 1.0
     return {term: value / total for term, value in raw.items()}
 
 
@@ -170,7 +170,7 @@ def _fit(text: str, start: int, end: int, question: Question, weights: TermWeigh
 
 def highlight_spans(excerpt: str, question: Question) -> list[tuple[int, int]]:
     """Where the question's terms occur in the excerpt, merged into non-overlapping spans."""
-    terms = set(question.terms)
+    terms = set(question.weighted_terms)
     spans = sorted((s, e) for token, s, e in lexical.token_spans(excerpt) if token in terms)
     merged: list[tuple[int, int]] = []
     for start, end in spans:

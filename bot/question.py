@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from embeddings import lexical
-from embeddings.text import normalise, strip_control
+from embeddings.text import CJK_CHAR, normalise, strip_control
 
 MAX_QUESTION_CHARS = 500
 
@@ -22,14 +22,18 @@ _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _WORDISH = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 
 # Question words: they say what is asked, never what is asked about, so they are not terms.
-_INTERROGATIVES = (
+INTERROGATIVES = (
     "什么时候 什么样 什么 为什么 怎么样 怎么 怎样 如何 多少 多长 多大 多久 多高 多远 哪一年 哪年 哪天 "
     "哪一天 哪些 哪个 哪里 哪儿 哪位 哪家 哪部 哪种 谁 几 吗 呢 是否 有没有 请问"
 ).split()
-_ENGLISH_STOP = set(
-    "a an the is are was were be been do does did of in on at to for from by with and or what "
-    "when where who whom whose which why how many much long i me my you your it its this that "
-    "there their they tell please about".split()
+# Single characters that carry no subject when they stand alone between question words (是谁).
+_CHINESE_FUNCTION = set("是的了在有和与及或吗呢吧啊呀这那个么也都就还又")
+ENGLISH_STOP = set(
+    "a an the is are was were be been being do does did done of in on at to for from by with and "
+    "or but not no what when where who whom whose which why how many much long old i me my you "
+    "your he she him her his it its this that these those there their they them we us our tell "
+    "please about as into than then so if any some all can could would should will shall may "
+    "might must has have had having get got also more most very just only other such".split()
 )
 
 ANSWER_TYPES = {
@@ -41,13 +45,22 @@ ANSWER_TYPES = {
 }
 
 
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+_OPENCC = None
+
+
 @dataclass
 class Question:
     raw: str
-    text: str
-    terms: list[str] = field(default_factory=list)
+    text: str  # what the user asked, cleaned of markup: shown back and encoded
+    terms: list[str] = field(default_factory=list)  # search terms, in simplified characters
     answer_types: set[str] = field(default_factory=set)
     truncated: bool = False
+    # Chinese search terms translated from an English question, with their weight (0..1];
+    # filled against a corpus by ``translate_terms``, empty for a question in the corpus's script
+    translated: dict[str, float] = field(default_factory=dict)
+    translated_words: set[str] = field(default_factory=set)  # English terms the translations stand for
+    simplified: str = ""  # ``text`` with traditional characters made simplified
 
     @property
     def is_empty(self) -> bool:
@@ -56,6 +69,29 @@ class Question:
     @property
     def has_words(self) -> bool:
         return bool(_WORDISH.search(self.text))
+
+    @property
+    def script(self) -> str:
+        """``cjk`` when the question holds Chinese characters, ``latin`` when only Latin
+        letters, ``other`` for any other script (Cyrillic, Arabic, …)."""
+        if CJK_CHAR.search(self.text):
+            return "cjk"
+        letters = [c for c in self.text if c.isalpha()]
+        if letters and sum(bool(_LATIN_LETTER.match(c)) for c in letters) >= 0.5 * len(letters):
+            return "latin"
+        return "other" if letters else "cjk"
+
+    @property
+    def latin_words(self) -> list[str]:
+        return [t for t in self.terms if t.isascii() and t[:1].isalpha()]
+
+    @property
+    def weighted_terms(self) -> dict[str, float]:
+        """Every search term with its weight: the question's own at 1, translations below."""
+        weights = {term: 1.0 for term in self.terms if term not in self.translated_words}
+        for term, weight in self.translated.items():
+            weights[term] = max(weights.get(term, 0.0), weight)
+        return weights
 
 
 def clean(raw: str) -> tuple[str, bool]:
@@ -73,17 +109,29 @@ def clean(raw: str) -> tuple[str, bool]:
 def query_terms(text: str) -> list[str]:
     """Lexical search terms: the index's own tokens, minus question words and function words."""
     stripped = normalise(text).lower()
-    for word in _INTERROGATIVES:
+    for word in INTERROGATIVES:
         stripped = stripped.replace(word, " ")
-    terms = [t for t in lexical.tokens(stripped) if t not in _ENGLISH_STOP]
+    terms = [t for t in lexical.tokens(stripped) if t not in ENGLISH_STOP and t not in _CHINESE_FUNCTION]
     return list(dict.fromkeys(terms))
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters (丹頂鶴) → simplified (丹顶鹤), as the corpus's terms are."""
+    global _OPENCC
+    if not CJK_CHAR.search(text):
+        return text
+    if _OPENCC is None:
+        import opencc
+
+        _OPENCC = opencc.OpenCC("t2s")
+    return _OPENCC.convert(text)
 
 
 def parse_question(raw: str) -> Question:
     text, truncated = clean(raw)
-    question = Question(raw=raw, text=text, truncated=truncated)
+    question = Question(raw=raw, text=text, truncated=truncated, simplified=to_simplified(text))
     if text:
-        question.terms = query_terms(text)
+        question.terms = query_terms(question.simplified)
         question.answer_types = {kind for kind, pattern in ANSWER_TYPES.items() if pattern.search(text)}
         if "date" in question.answer_types:
             question.answer_types.discard("number")

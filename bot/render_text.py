@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit
+from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, confidence_note
 
 BOLD_YELLOW, DIM, RESET = "\033[1;33m", "\033[2m", "\033[0m"
 
@@ -37,6 +37,9 @@ def render_answer(answer: Answer, colour: bool = False, hits: int | None = None,
     shown = answer.hits[first : first + (hits or len(answer.hits))]
     for offset, hit in enumerate(shown):
         parts.append(render_hit(first + offset + 1, hit, colour, lead=first + offset == 0))
+    note = confidence_note(answer) if first == 0 else ""
+    if note:
+        parts.append(f"{DIM}{note}{RESET}" if colour else note)
     return "\n".join(parts)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, citation
+from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, citation, confidence_note
 
 MESSAGE_LIMIT = 4096
 PAGE = 3
@@ -50,6 +50,9 @@ def answer_html(answer: Answer, page: int = 0) -> str:
         lines.append(prefix + excerpt_html(hit))
         lines.append(citation_html(hit))
         lines.append("")
+    note = confidence_note(answer) if page == 0 else ""
+    if note:
+        lines.append(f"<i>{escape(note)}</i>")
     return "\n".join(lines).rstrip()
 
 

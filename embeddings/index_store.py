@@ -73,13 +73,24 @@ class KnowledgeIndex:
         start = int(self.sentence_rows[row])
         return self.sentence_vectors[start : start + len(self.passages[row].sentences)]
 
-    def bm25_scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 scores of every passage; bm25s cannot score an empty query, so guard it."""
-        known = [t for t in query_tokens if t and t in self.bm25.vocab_dict]
-        if not known:
-            return np.zeros(len(self.passages), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+    def bm25_scores(self, weighted_tokens: dict[str, float] | list[str]) -> np.ndarray:
+        """BM25 scores of every passage, each query token's contribution times its weight.
 
+        Reads the token's postings straight from bm25s's sparse matrix, so a question costs
+        what its tokens' postings cost, not a pass over every passage per token.
+        """
+        if not isinstance(weighted_tokens, dict):
+            weighted_tokens = dict.fromkeys(weighted_tokens, 1.0)
+        scores = np.zeros(len(self.passages), dtype=np.float32)
+        matrix = self.bm25.scores
+        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        for token, weight in weighted_tokens.items():
+            column = self.bm25.vocab_dict.get(token) if token else None
+            if column is None or column + 1 >= len(indptr) or weight <= 0:
+                continue
+            start, end = int(indptr[column]), int(indptr[column + 1])
+            scores[indices[start:end]] += weight * data[start:end]
+        return scores
 
 def rebuild_advice(index_dir: Path) -> str:
     return f"build it with `python -m embeddings.build --index {index_dir}`"

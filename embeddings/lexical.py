@@ -7,6 +7,7 @@ numbers with their unit (``3410``, ``2.2万``, ``70%``) and Latin words stay who
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -20,7 +21,10 @@ _TOKEN = re.compile(
 )
 
 
+@functools.cache
 def _jieba():
+    """Imported and quietened once: ``setLogLevel`` clears logging's caches, which cost more
+    than the segmentation itself when it ran for every run of characters."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)

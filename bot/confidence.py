@@ -1,0 +1,215 @@
+"""How likely the first excerpt answers the question: a learned, calibrated probability.
+
+A logistic regression over what the pipeline already knows about a question (how well the
+best passage and the excerpt cover its terms, how far ahead the best passage is in each
+ranking, whether the excerpt holds the kind of thing asked for, the question's script and
+length). It is trained by ``python bench/train_confidence.py`` on the public sets in
+``../shared/bench`` with the refusal protocol, and its parameters live in
+``bot/models/confidence.json`` with the figures it was checked against.
+
+The answer is refused ("not found") below ``MIN_CONFIDENCE``; its default is the cut that kept
+0.95 of answerable questions answered on data the weights were not fitted on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from pathlib import Path
+
+import numpy as np
+
+from embeddings import lexical
+from embeddings.text import CJK_CHAR
+
+from .excerpt import TYPE_EVIDENCE
+from .question import INTERROGATIVES, Question
+from .retrieval import Retrieval, TermWeights
+
+MODEL_PATH = Path(__file__).parent / "models" / "confidence.json"
+
+
+class ConfidenceModelError(RuntimeError):
+    """The model file is missing or unreadable: the fix is to retrain or restore it."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the confidence model is told about one answered question."""
+
+    values: dict[str, float] = field(default_factory=dict)
+
+    def vector(self, names: list[str]) -> np.ndarray:
+        return np.array([self.values.get(name, 0.0) for name in names], dtype=np.float64)
+
+
+def evidence(
+    question: Question,
+    retrieval: Retrieval,
+    passage_text: str,
+    excerpt_text: str,
+    excerpt_dense: float,
+    weights: TermWeights,
+    passage_terms: set[str],
+    sentence_terms: list[set[str]],
+    neighbour_terms: list[set[str]],
+    corpus_is_cjk: bool,
+) -> Evidence:
+    """Features of the question, its best passage and its first excerpt (all in [0, ~1])."""
+    candidates = retrieval.candidates
+    best = candidates[0]
+    runner_up = candidates[1] if len(candidates) > 1 else None
+    terms = question.weighted_terms
+    idf = {t: w * weights.idf(t) for t, w in terms.items()}
+    total = sum(idf.values()) or 1.0
+    excerpt_terms = set(lexical.tokens(excerpt_text))
+    # the rarest terms the corpus knows at all: a passage without them is about something else
+    ranked_terms = sorted((t for t in idf if weights.document_frequency(t) > 0), key=idf.get, reverse=True)
+    rarest = ranked_terms[:3]
+    unknown = sum(v for t, v in idf.items() if weights.document_frequency(t) == 0) / total
+    cross = float((question.script == "cjk") != corpus_is_cjk)
+    type_asked = bool(question.answer_types)
+    type_found = any(TYPE_EVIDENCE[kind].search(excerpt_text) for kind in question.answer_types)
+    latin_words = [t for t in question.terms if t.isascii() and t.isalpha()]
+    numbers = [t for t in question.terms if t[:1].isdigit()]
+    names = [t for t in latin_words if t in passage_terms or weights.document_frequency(t) > 0]
+    values = {
+        "dense": best.dense,
+        "sentence_dense": best.sentence_dense,
+        "numbers_missing": (sum(t not in passage_terms for t in numbers) / len(numbers)) if numbers else 0.0,
+        "latin_known_present": (sum(t in passage_terms for t in names) / len(names)) if names else 0.0,
+        "dense_margin": retrieval.dense_best - retrieval.dense_second,
+        "dense_behind_best": retrieval.dense_best - best.dense,
+        "dense_next": best.dense - (runner_up.dense if runner_up else 0.0),
+        "excerpt_dense": excerpt_dense,
+        "coverage": best.coverage,
+        "coverage_margin": best.coverage - (runner_up.coverage if runner_up else 0.0),
+        "excerpt_coverage": sum(v for t, v in idf.items() if t in excerpt_terms) / total,
+        "sentence_coverage": max(
+            (sum(v for t, v in idf.items() if t in tokens) / total for tokens in sentence_terms), default=0.0
+        ),
+        "longest_match": _longest_match(question, passage_text),
+        "specific_coverage": _specific_coverage(idf, passage_terms, neighbour_terms),
+        "bigram_coverage": _bigram_coverage(question, passage_text),
+        "rarest_present": float(bool(rarest) and rarest[0] in passage_terms),
+        "rare_share_present": (sum(t in passage_terms for t in rarest) / len(rarest)) if rarest else 0.0,
+        "unknown_terms": unknown,
+        "bm25_ratio": (retrieval.bm25_second / retrieval.bm25_best) if retrieval.bm25_best > 0 else 1.0,
+        "best_is_bm25_top": float(best.bm25_rank == 0),
+        "best_is_dense_top": float(best.dense_rank == 0),
+        "lexical_evidence": retrieval.lexical_evidence,
+        "fused_margin": float(best.fused - (runner_up.fused if runner_up else 0.0)),
+        "type_asked": float(type_asked),
+        "type_missing": float(type_asked and not type_found),
+        "terms": math.log1p(len(terms)),
+        "chars": math.log1p(len(question.text)),
+        "cross_script": cross,
+        "translated_share": (
+            len(question.translated_words & set(latin_words)) / len(latin_words) if latin_words else 0.0
+        ),
+    }
+    # the same evidence means something else across scripts: let the model weigh it apart
+    for name in ("dense", "dense_margin", "excerpt_dense", "coverage", "excerpt_coverage", "lexical_evidence",
+                 "sentence_coverage", "sentence_dense"):
+        values[f"cross_{name}"] = cross * values[name]
+    return Evidence(values)
+
+
+def _specific_coverage(idf: dict[str, float], present: set[str], neighbours: list[set[str]]) -> float:
+    """Coverage with each term weighted also by how few of the closest passages hold it.
+
+    Terms that every close passage holds name the topic (the article); the ones that tell the
+    answer's passage apart are held by few. When the best passage lacks those, the passage
+    that held them is likely not in the corpus: a sibling of it was found instead.
+    """
+    count = len(neighbours) + 1
+    weights = {}
+    for term, value in idf.items():
+        found = (term in present) + sum(term in other for other in neighbours)
+        weights[term] = value * math.log(1 + (count - found + 0.5) / (found + 0.5))
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total > 0 else 0.0
+
+
+def _content(question: Question) -> str:
+    """The question's own words in characters, question words and punctuation dropped."""
+    text = question.simplified
+    for word in INTERROGATIVES:
+        text = text.replace(word, " ")
+    return re.sub(r"[\W_]+", " ", text).strip()
+
+
+def _longest_match(question: Question, passage: str) -> float:
+    """The longest run of the question's characters found verbatim in the passage, as a share
+    of the question: reading-comprehension questions copy a phrase of the sentence they ask
+    about, and a passage that only shares the topic holds short runs."""
+    content = _content(question).replace(" ", "")
+    if not content or not CJK_CHAR.search(content):
+        return 0.0
+    matcher = SequenceMatcher(None, content, passage, autojunk=False)
+    match = matcher.find_longest_match(0, len(content), 0, len(passage))
+    return min(1.0, match.size / min(len(content), 12))
+
+
+def _bigram_coverage(question: Question, passage: str) -> float:
+    """Share of the question's character pairs (within words) that the passage holds."""
+    pairs = {w[i : i + 2] for w in _content(question).split() for i in range(len(w) - 1)}
+    pairs = {p for p in pairs if CJK_CHAR.search(p)}
+    return sum(p in passage for p in pairs) / len(pairs) if pairs else 0.0
+
+
+@dataclass
+class ConfidenceModel:
+    features: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+    coefficients: np.ndarray
+    intercept: float
+    min_confidence: float  # the default operating point (see the module docstring)
+    about: dict = field(default_factory=dict)  # training data and held-out figures
+
+    def probability(self, evidence: Evidence) -> float:
+        z = (evidence.vector(self.features) - self.mean) / self.scale
+        logit = float(z @ self.coefficients + self.intercept)
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+
+    def to_json(self) -> dict:
+        return {
+            "features": self.features,
+            "mean": [round(float(v), 8) for v in self.mean],
+            "scale": [round(float(v), 8) for v in self.scale],
+            "coefficients": [round(float(v), 8) for v in self.coefficients],
+            "intercept": round(float(self.intercept), 8),
+            "min_confidence": round(float(self.min_confidence), 4),
+            "about": self.about,
+        }
+
+    def save(self, path: Path = MODEL_PATH) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "ConfidenceModel":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            model = cls(
+                features=list(data["features"]),
+                mean=np.array(data["mean"], dtype=np.float64),
+                scale=np.array(data["scale"], dtype=np.float64),
+                coefficients=np.array(data["coefficients"], dtype=np.float64),
+                intercept=float(data["intercept"]),
+                min_confidence=float(data["min_confidence"]),
+                about=dict(data.get("about", {})),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfidenceModelError(
+                f"the confidence model {path} is unreadable ({error}): restore it from git or "
+                "retrain it with `python bench/train_confidence.py`"
+            ) from error
+        sizes = {len(model.features), len(model.mean), len(model.scale), len(model.coefficients)}
+        if len(sizes) != 1:
+            raise ConfidenceModelError(f"the confidence model {path} has inconsistent sizes: retrain it")
+        return model

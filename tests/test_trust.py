@@ -1,0 +1,207 @@
+"""Answer only what the articles answer: learned confidence, English questions, odd input."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bot import ask
+from bot.answer import LOW_CONFIDENCE, Answer, confidence_note
+from bot.confidence import MODEL_PATH, ConfidenceModel, ConfidenceModelError
+from bot.config import AnswerSettings, SettingError
+from bot.evaluate import Case, evaluate, refusal_cases
+from bot.question import parse_question
+from bot.translation import EnglishChinese
+from embeddings.config import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def dictionary(tmp_path_factory):
+    return EnglishChinese(tmp_path_factory.mktemp("cedict"))
+
+
+def test_dictionary_phrases_first_names_by_pinyin_and_no_question_words(dictionary):
+    found = {t.english: t.chinese for t in dictionary.translate("How many red-crowned cranes hatched in Panjin?")}
+    assert "丹顶鹤" in found["red-crowned cranes"]  # the phrase, not "red" + "cranes"
+    assert "盘锦" in found["Panjin"]  # a romanised name, read by its pinyin
+    assert "孵" in found["hatched"]  # an inflected form finds its base word
+    assert not any(word in found for word in ("how", "how many", "many", "in"))
+    # romanised names keep their syllables: "Liao" is not li + ao
+    assert "李翱" not in dictionary.names("Liao") and dictionary.names("Ping'an")
+
+
+def test_dictionary_is_cached_after_the_first_parse(tmp_path):
+    EnglishChinese(tmp_path)
+    assert len(list(tmp_path.glob("cedict-*.pickle"))) == 1
+    again = EnglishChinese(tmp_path)
+    assert "丹顶鹤" in again.lookup("red-crowned crane")
+
+
+def test_translations_keep_only_words_the_corpus_has(dictionary):
+    found = dictionary.translate("When is the fishing ban on the river?", known=lambda word: word == "禁止")
+    assert [t.chinese for t in found] == [("禁止",)] and found[0].weight == 1.0
+
+
+def test_weighted_bm25_scores_match_bm25s(answerer):
+    index = answerer.index
+    terms = parse_question("辽河禁渔期是什么时候？").terms
+    known = [t for t in terms if t in index.bm25.vocab_dict]
+    expected = np.asarray(index.bm25.get_scores(known), dtype=np.float32)
+    assert np.allclose(index.bm25_scores(terms), expected, atol=1e-5)
+    halved = index.bm25_scores(dict.fromkeys(terms, 0.5))
+    assert np.allclose(halved, expected / 2, atol=1e-5)
+
+
+def test_every_answer_carries_a_confidence(answerer):
+    answer = answerer.answer("辽河禁渔期是什么时候？")
+    assert not answer.not_found and 0.0 <= answer.confidence <= 1.0
+    assert answer.to_json()["confidence"] == round(answer.confidence, 4)
+    refused = answerer.answer("北京的天气怎么样？")
+    assert refused.not_found and refused.confidence < answerer.min_confidence
+    assert refused.suggestions  # "not found" still points at the closest articles
+
+
+@pytest.mark.parametrize("question", [
+    "Who is the governor of Liaoning?",
+    "What is the population of Shenyang?",
+    "盘锦的邮政编码是多少?",
+    "上海今年的房价涨了多少?",
+])
+def test_questions_the_articles_do_not_answer_are_refused(answerer, question):
+    assert answerer.answer(question).not_found
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("When is the fishing ban on the Liao River?", "5月16日至7月31日"),
+    ("What do the keepers feed the baby cranes?", "面包虫"),
+    ("丹頂鶴孵化了幾隻？", "丹顶鹤"),  # traditional characters, as typed in Hong Kong or Taiwan
+    ("辽河的 fishing ban 是什么时候？", "5月16日至7月31日"),  # mixed languages
+])
+def test_english_traditional_and_mixed_questions_are_answered(answerer, question, expected):
+    answer = answerer.answer(question)
+    assert not answer.not_found and expected in answer.hits[0].passage
+
+
+def test_english_question_terms_are_translated_and_highlighted(answerer):
+    answer = answerer.answer("When is the fishing ban on the Liao River?")
+    question = parse_question("When is the fishing ban on the Liao River?")
+    answerer.retriever.translate(question, corpus_is_cjk=True)
+    assert question.translated and all(0 < w <= 1 for w in question.translated.values())
+    marked = "".join(answer.hits[0].excerpt[a:b] for a, b in answer.hits[0].highlights)
+    assert any("\u4e00" <= c <= "\u9fff" for c in marked)  # Chinese words of the English question
+
+
+@pytest.mark.parametrize("question", ["what?", "什么？", "Who?", "是谁"])
+def test_a_question_of_question_words_only_says_what_is_missing(answerer, question):
+    answer = answerer.answer(question)
+    assert answer.not_found and "question words" in answer.problem
+
+
+@pytest.mark.parametrize("question", [
+    "liaohe jinyuqi shi shenme shihou",  # pinyin
+    "Когда запрет на рыбалку на реке Ляохэ?",  # a third language
+    "¿Cuándo es la veda de pesca?",
+    "丹顶鹤 🦩 <script>alert(1)</script> when?",
+])
+def test_other_languages_and_scripts_never_crash(answerer, question):
+    answer = answerer.answer(question)
+    assert answer.not_found or (answer.hits and 0 <= answer.confidence <= 1)
+    assert answer.not_found == (not answer.hits)
+
+
+def test_an_unrelated_english_question_is_less_confident_than_a_related_one(answerer):
+    related = answerer.answer("When is the fishing ban on the Liao River?")
+    unrelated = answerer.answer("How do I make a cup of coffee?")
+    assert unrelated.confidence < related.confidence
+
+
+def test_low_confidence_gets_a_discreet_note():
+    shown = Answer("q", hits=[], not_found=False, elapsed_ms=1.0, confidence=LOW_CONFIDENCE - 0.1)
+    assert "low confidence" in confidence_note(shown)
+    assert confidence_note(Answer("q", [], False, 1.0, confidence=0.9)) == ""
+    assert confidence_note(Answer("q", [], True, 1.0, confidence=0.1)) == ""
+
+
+def test_min_confidence_setting(monkeypatch):
+    monkeypatch.setenv("MIN_CONFIDENCE", "0.7")
+    assert AnswerSettings.from_env().min_confidence == 0.7
+    monkeypatch.setenv("MIN_CONFIDENCE", "1.5")
+    with pytest.raises(SettingError, match="MIN_CONFIDENCE"):
+        AnswerSettings.from_env()
+
+
+def test_min_confidence_moves_the_operating_point(answerer):
+    saved = answerer.min_confidence
+    try:
+        answerer.min_confidence = 1.0
+        assert answerer.answer("辽河禁渔期是什么时候？").not_found
+        answerer.min_confidence = 0.0
+        assert not answerer.answer("What is the price of gold today?").not_found
+    finally:
+        answerer.min_confidence = saved
+
+
+def test_the_model_file_is_small_and_documents_its_held_out_figures():
+    model = ConfidenceModel.load()
+    assert MODEL_PATH.stat().st_size < 20_000
+    assert 0 < model.min_confidence < 1 and "held_out_figures" in model.about
+    assert "cmrc2018_trial" in json.dumps(model.about)
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"features": ["a"], "mean": [0, 1]}'])
+def test_a_missing_or_damaged_model_file_names_itself(tmp_path, content):
+    path = tmp_path / "confidence.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfidenceModelError, match="confidence.json"):
+        ConfidenceModel.load(path)
+
+
+def test_eval_reports_refusals_and_the_trade_off(answerer):
+    cases = [Case("辽河禁渔期是什么时候？", ["5月16日"]), Case("北京的天气怎么样？", [])]
+    results = evaluate(answerer, cases)
+    assert results["answerable_answered"] == 1.0 and results["unanswerable_refused"] == 1.0
+    assert results["confident_wrong"] == 0.0
+    assert set(results["trade_off"]) == {f"{c / 10:.1f}" for c in range(1, 10)}
+    assert results["trade_off"]["0.1"]["answered"] >= results["trade_off"]["0.9"]["answered"]
+
+
+def test_refusal_protocol_keeps_every_other_context():
+    cases = [Case("a", ["x"], "c1"), Case("b", ["y"], "c2"), Case("c", ["z"], "c3")]
+    kept, marked = refusal_cases(cases, ["c1", "c2", "c3"])
+    assert kept == {"c1", "c3"} and [c.indexed for c in marked] == [True, False, True]
+    assert [c.answerable for c in marked] == [True, False, True]
+
+
+def test_eval_refusal_command_on_a_squad_file(tmp_path):
+    """The refusal protocol end to end: a SQuAD file of the shipped page's paragraphs."""
+    from embeddings.parsing import parse_corpus
+
+    passages = parse_corpus(PROJECT_ROOT / "corpus").passages
+    chosen = [p for p in passages if "禁渔期" in p.text or "3410" in p.text or "丹顶鹤" in p.text][:4]
+    questions = {"禁渔期": "辽河禁渔期是什么时候？", "3410": "盘锦市共有多少个基层党组织？", "丹顶鹤": "人工孵化的是什么鸟？"}
+    data = {"data": [{"title": p.title, "paragraphs": [{"id": f"p{i}", "context": p.text, "qas": [
+        {"question": q, "answers": [{"text": key}]} for key, q in questions.items() if key in p.text
+    ]}]} for i, p in enumerate(chosen)]}
+    squad = tmp_path / "mini.json"
+    squad.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run([sys.executable, "-m", "bot", "eval", str(squad), "--refusal", "--json"],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["questions"] >= 3
+    assert figures["unanswerable_refused"] is not None and figures["answerable_answered"] is not None
+    assert "trade_off" in figures
+
+
+def test_ask_json_has_confidence(answerer):
+    out = io.StringIO()
+    ask.run(answerer, None, 1, True, stdin=io.StringIO("辽河禁渔期是什么时候？\n"), stdout=out)
+    assert 0 <= json.loads(out.getvalue())["confidence"] <= 1
