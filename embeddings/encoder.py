@@ -129,10 +129,6 @@ class Encoder:
             return self._encode([], self.passage_prompt)
         return np.vstack(parts)
 
-    def encode_as_passage(self, text: str) -> np.ndarray:
-        """A question encoded in the passages' role, for a symmetric comparison with them."""
-        return self._encode([text], self.passage_prompt)[0]
-
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], self.query_prompt)[0]
 
