@@ -205,3 +205,15 @@ def test_ask_json_has_confidence(answerer):
     out = io.StringIO()
     ask.run(answerer, None, 1, True, stdin=io.StringIO("辽河禁渔期是什么时候？\n"), stdout=out)
     assert 0 <= json.loads(out.getvalue())["confidence"] <= 1
+
+
+def test_console_and_telegram_show_the_low_confidence_line(answerer):
+    from bot.render_text import render_answer
+    from bot.telegram_render import answer_html
+
+    answer = answerer.answer("辽河禁渔期是什么时候？")
+    answer.confidence = LOW_CONFIDENCE / 2
+    assert "low confidence" in render_answer(answer)
+    assert "<i>" in answer_html(answer).splitlines()[-1] and "low confidence" in answer_html(answer)
+    answer.confidence = 0.99
+    assert "low confidence" not in render_answer(answer) + answer_html(answer)
