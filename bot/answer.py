@@ -7,7 +7,10 @@ JSON form is a stable interface that scripts rely on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from .confidence import Evidence
 
 
 NOT_FOUND = (
@@ -102,7 +105,7 @@ class Answer:
     problem: str = ""  # set when the question itself could not be asked (empty, no words)
     # estimated probability that the first excerpt answers the question (None: not estimated)
     confidence: float | None = None
-    evidence: object = field(default=None, repr=False)  # what the confidence was computed from
+    evidence: Evidence | None = field(default=None, repr=False)  # what the confidence came from
 
 
     def to_json(self) -> dict:

@@ -20,6 +20,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .question import ENGLISH_STOP
+
 MAX_PHRASE_WORDS = 4
 MAX_SENSES = 12  # a word with more translations than this found in the corpus says nothing
 
@@ -29,7 +31,6 @@ _LEADING = re.compile(r"^(?:to |a |an |the |one's |sb's |sth )+")
 _SKIP_SENSE = re.compile(
     r"variant of|surname |see |cl:|abbr\.|used in |radical |erhua|\bsb\b|\bsth\b|\|"
 )
-from .question import ENGLISH_STOP as _ENGLISH_STOP
 
 
 @dataclass(frozen=True)
@@ -119,11 +120,11 @@ class EnglishChinese:
             return False
 
         word = words[at]
-        if word[:1].isupper() and word.lower() not in _ENGLISH_STOP and add(word, self.names(word)):
+        if word[:1].isupper() and word.lower() not in ENGLISH_STOP and add(word, self.names(word)):
             return 1
         for size in range(min(MAX_PHRASE_WORDS, len(words) - at), 0, -1):
             phrase = " ".join(words[at : at + size]).lower()
-            if not all(w in _ENGLISH_STOP for w in phrase.split()) and add(phrase, self.lookup(phrase)):
+            if not all(w in ENGLISH_STOP for w in phrase.split()) and add(phrase, self.lookup(phrase)):
                 return size
         return 0
 
