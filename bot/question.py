@@ -7,6 +7,7 @@ a place, a name in 《》) steers which sentence of a passage is quoted.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass, field
@@ -46,21 +47,20 @@ ANSWER_TYPES = {
 
 
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
-_OPENCC = None
 
 
 @dataclass
 class Question:
     raw: str
-    text: str  # what the user asked, cleaned of markup: shown back and encoded
+    text: str  # what the user asked, cleaned of markup: shown back to them
     terms: list[str] = field(default_factory=list)  # search terms, in simplified characters
     answer_types: set[str] = field(default_factory=set)
     truncated: bool = False
     # Chinese search terms translated from an English question, with their weight (0..1];
-    # filled against a corpus by ``translate_terms``, empty for a question in the corpus's script
+    # filled against a corpus by ``HybridRetriever.translate``; empty when there is no English
     translated: dict[str, float] = field(default_factory=dict)
     translated_words: set[str] = field(default_factory=set)  # English terms the translations stand for
-    simplified: str = ""  # ``text`` with traditional characters made simplified
+    simplified: str = ""  # ``text`` with traditional characters made simplified: searched and encoded
 
     @property
     def is_empty(self) -> bool:
@@ -115,16 +115,16 @@ def query_terms(text: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+@functools.cache
+def _traditional_to_simplified():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
 def to_simplified(text: str) -> str:
     """Traditional characters (丹頂鶴) → simplified (丹顶鹤), as the corpus's terms are."""
-    global _OPENCC
-    if not CJK_CHAR.search(text):
-        return text
-    if _OPENCC is None:
-        import opencc
-
-        _OPENCC = opencc.OpenCC("t2s")
-    return _OPENCC.convert(text)
+    return _traditional_to_simplified().convert(text) if CJK_CHAR.search(text) else text
 
 
 def parse_question(raw: str) -> Question:
