@@ -87,10 +87,8 @@ def evidence(
         "excerpt_dense": excerpt_dense,
         "coverage": best.coverage,
         "coverage_margin": best.coverage - (runner_up.coverage if runner_up else 0.0),
-        "excerpt_coverage": sum(v for t, v in idf.items() if t in excerpt_terms) / total,
-        "sentence_coverage": max(
-            (sum(v for t, v in idf.items() if t in tokens) / total for tokens in sentence_terms), default=0.0
-        ),
+        "excerpt_coverage": weights.coverage(terms, excerpt_terms),
+        "sentence_coverage": max((weights.coverage(terms, tokens) for tokens in sentence_terms), default=0.0),
         "longest_match": _longest_match(question, passage_text),
         "specific_coverage": _specific_coverage(idf, passage_terms, neighbour_terms),
         "bigram_coverage": _bigram_coverage(question, passage_text),

@@ -48,10 +48,8 @@ class Excerpt:
 
 
 def _term_overlap(text: str | set[str], question: Question, weights: TermWeights) -> float:
-    terms = question.weighted_terms
     present = text if isinstance(text, set) else set(lexical.tokens(text))
-    total = sum(w * weights.idf(t) for t, w in terms.items())
-    return sum(w * weights.idf(t) for t, w in terms.items() if t in present) / total if total else 0.0
+    return weights.coverage(question.weighted_terms, present)
 
 
 def _local_weights(

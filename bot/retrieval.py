@@ -80,6 +80,13 @@ class TermWeights:
     def document_frequency(self, token: str) -> int:
         return self._frequency.get(token, 0)
 
+    def coverage(self, weighted: dict[str, float], present: set[str]) -> float:
+        """idf-weighted share of the weighted terms found in ``present`` (0 when none weigh)."""
+        total = sum(w * self.idf(t) for t, w in weighted.items())
+        if total <= 0:
+            return 0.0
+        return sum(w * self.idf(t) for t, w in weighted.items() if t in present) / total
+
 
 class HybridRetriever:
     def __init__(self, index: KnowledgeIndex, fusion: str = "weighted", depth: int = 50):
@@ -126,13 +133,7 @@ class HybridRetriever:
 
     def coverage(self, question: Question, row: int) -> float:
         """idf-weighted share of the question's terms (translations at their weight) in a passage."""
-        return self.coverage_of(question.weighted_terms, self.passage_terms(row))
-
-    def coverage_of(self, weighted: dict[str, float], present: set[str]) -> float:
-        total = sum(w * self.weights.idf(t) for t, w in weighted.items())
-        if total <= 0:
-            return 0.0
-        return sum(w * self.weights.idf(t) for t, w in weighted.items() if t in present) / total
+        return self.weights.coverage(question.weighted_terms, self.passage_terms(row))
 
     def search(self, question: Question, query_vector: np.ndarray, limit: int = 10) -> Retrieval:
         count = len(self.index.passages)
