@@ -30,11 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from batched_queries import BatchedQueries  # noqa: E402
 from bot.answering import Answerer  # noqa: E402
 from bot.confidence import MODEL_PATH, ConfidenceModel  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
 from bot.evaluate import Case, prepare_refusal  # noqa: E402
-from bot.question import parse_question  # noqa: E402
 from embeddings.build import build_index, configure_logging  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
@@ -54,30 +54,6 @@ def held_out(file: str, article_order: dict[str, int], article: str) -> bool:
     if file.startswith("xquad"):
         return order >= 12
     return order >= len(article_order) // 2
-
-
-class BatchedQueries:
-    """The encoder, with the questions of a run encoded ahead in large batches (one at a time
-    is 5-10x slower); everything else passes through. Used for training data only: latency
-    figures come from ``python -m bot eval``, which encodes as the product does."""
-
-    def __init__(self, encoder: Encoder):
-        self.encoder = encoder
-        self.vectors: dict[str, np.ndarray] = {}
-
-    def prepare(self, questions: list[str]) -> None:
-        texts = list(dict.fromkeys(parse_question(q).simplified for q in questions if q.strip()))
-        texts = [t for t in texts if t not in self.vectors]
-        for start in range(0, len(texts), 256):
-            chunk = texts[start : start + 256]
-            self.vectors.update(zip(chunk, self.encoder.encode_queries(chunk)))
-
-    def encode_query(self, text: str) -> np.ndarray:
-        found = self.vectors.get(text)
-        return found if found is not None else self.encoder.encode_query(text)
-
-    def __getattr__(self, name):
-        return getattr(self.encoder, name)
 
 
 def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) -> list[dict]:
@@ -249,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             "held_out_figures": report,
             "command": "python bench/train_confidence.py",
         }
-        ConfidenceModel(names, mean, scale, coefficients, intercept, cut, about).save(MODEL_PATH)
+        ConfidenceModel(names, mean, scale, coefficients, intercept, {"min_confidence": cut}, about).save(MODEL_PATH)
         print(f"written to {MODEL_PATH}")
     return 0
 

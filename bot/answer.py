@@ -52,6 +52,7 @@ class Hit:
     url: str = ""
     score: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
+    answer_span: tuple[int, int] | None = None  # the likely answer, relative to ``excerpt``
 
     @property
     def cut_before(self) -> bool:
@@ -61,10 +62,26 @@ class Hit:
     def cut_after(self) -> bool:
         return self.excerpt_span[1] < len(self.passage)
 
-    def marked(self, opening: str, closing: str, escape: Callable[[str], str] = str) -> str:
-        """The excerpt with its highlights wrapped in markers, and ``…`` where it was cut."""
-        out, at = [], 0
+    def marks(self) -> list[tuple[int, int, str]]:
+        """Non-overlapping ``(start, end, kind)`` over the excerpt, kind ``term`` or ``answer``;
+        the answer wins where a question term overlaps it."""
+        found = []
+        answer = self.answer_span
         for start, end in self.highlights:
+            pieces = [(start, end)] if answer is None else [(start, min(end, answer[0])), (max(start, answer[1]), end)]
+            found += [(a, b, "term") for a, b in pieces if a < b]
+        if answer is not None:
+            found.append((answer[0], answer[1], "answer"))
+        return sorted(found)
+
+    def marked(
+        self, term: tuple[str, str], answer: tuple[str, str], escape: Callable[[str], str] = str,
+    ) -> str:
+        """The excerpt with question terms and the answer wrapped in their markers, and ``…``
+        where it was cut."""
+        out, at = [], 0
+        for start, end, kind in self.marks():
+            opening, closing = term if kind == "term" else answer
             out += [escape(self.excerpt[at:start]), opening, escape(self.excerpt[start:end]), closing]
             at = end
         out.append(escape(self.excerpt[at:]))
@@ -83,6 +100,7 @@ class Hit:
             "source": self.source,
             "score": round(self.score, 6),
             "highlights": [list(span) for span in self.highlights],
+            "answer_span": list(self.answer_span) if self.answer_span else None,
             "id": self.passage_id,
             "article_id": self.article_id,
             "subtitle": self.subtitle,

@@ -15,9 +15,11 @@ from embeddings.index_store import KnowledgeIndex, load_index
 from embeddings.text import CJK_CHAR
 
 from .answer import Answer, Hit
+from .answer_span import AnswerSpanModel
 from .confidence import ConfidenceModel, Evidence, evidence
 from .config import AnswerSettings
-from .excerpt import highlight_spans, select_excerpt
+from .excerpt import Excerpt, ExcerptRanker, select_excerpts
+from .highlight import highlight_spans, question_words
 from .question import Question, parse_question
 from .retrieval import Candidate, HybridRetriever, Retrieval
 
@@ -37,6 +39,8 @@ class Answerer:
         self.encoder = encoder
         self.settings = settings
         self.confidence = ConfidenceModel.load() if confidence is True else (confidence or None)
+        self.ranker = ExcerptRanker.load()
+        self.answer_spans = AnswerSpanModel.load()
         self.min_confidence = 0.0
         if self.confidence is not None:
             chosen = settings.min_confidence
@@ -104,12 +108,12 @@ class Answerer:
         titles = list(dict.fromkeys(self.index.passages[c.row].title for c in candidates))[:3]
         if not candidates:
             return finish(hits=[], not_found=True, suggestions=titles)
-        hits = [self._hit(c, question, query_vector) for c in candidates]
+        hits = self._hits(candidates[:top_k], question, query_vector)  # excerpts only for what is shown
         found = self.evidence(question, retrieval, hits[0])
         confidence = self.confidence.probability(found) if self.confidence is not None else None
         if confidence is not None and confidence < self.min_confidence:
             return finish(hits=[], not_found=True, suggestions=titles, confidence=confidence, evidence=found)
-        return finish(hits=hits[:top_k], not_found=False, confidence=confidence, evidence=found)
+        return finish(hits=hits, not_found=False, confidence=confidence, evidence=found)
 
     def evidence(self, question: Question, retrieval: Retrieval, first: Hit) -> Evidence:
         """What the confidence model is told about this answer (also the training features)."""
@@ -120,24 +124,30 @@ class Answerer:
             [self.retriever.passage_terms(c.row) for c in retrieval.candidates[1:NEIGHBOURS]], self.corpus_is_cjk,
         )
 
-    def _hit(self, candidate: Candidate, question: Question, query_vector: np.ndarray) -> Hit:
-        passage = self.index.passages[candidate.row]
-        excerpt = select_excerpt(
-            passage, self.index.sentence_vectors_of(candidate.row), query_vector, question,
-            self.retriever.weights, self.retriever.sentence_terms(candidate.row),
+    def _hits(self, candidates: list[Candidate], question: Question, query_vector: np.ndarray) -> list[Hit]:
+        rows = [c.row for c in candidates]
+        excerpts = select_excerpts(
+            [(self.index.passages[r], self.index.sentence_vectors_of(r), self.retriever.sentence_terms(r)) for r in rows],
+            query_vector, question, self.retriever.weights, self.ranker,
         )
+        words = question_words(question)
+        return [self._hit(c, excerpt, question, words) for c, excerpt in zip(candidates, excerpts)]
+
+    def _hit(self, candidate: Candidate, excerpt: Excerpt, question: Question, words: set[str]) -> Hit:
+        passage = self.index.passages[candidate.row]
         text = passage.text[excerpt.start : excerpt.end]
+        highlights = highlight_spans(text, words)
         return Hit(
             passage_id=passage.id, article_id=passage.article_id,
             excerpt=text, excerpt_span=(excerpt.start, excerpt.end),
-            highlights=highlight_spans(text, question),
+            highlights=highlights, answer_span=self.answer_spans.best(text, question, highlights),
             passage=passage.text, article=passage.title, subtitle=passage.subtitle,
             section=passage.section, paragraph=passage.ordinal, source=passage.source,
             byline=passage.byline, date=passage.date, url=passage.url,
             score=candidate.fused,
             scores={
                 "fused": candidate.fused, "dense": candidate.dense, "bm25": candidate.bm25,
-                "coverage": candidate.coverage, "excerpt": excerpt.lexical + excerpt.dense,
+                "coverage": candidate.coverage, "excerpt": excerpt.score,
                 "excerpt_dense": excerpt.dense,
             },
         )

@@ -13,7 +13,6 @@ The answer is refused ("not found") below ``MIN_CONFIDENCE``; its default is the
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -26,14 +25,15 @@ from embeddings import lexical
 from embeddings.text import CJK_CHAR
 
 from .excerpt import TYPE_EVIDENCE
+from .linear_model import LinearModel, ModelFileError
 from .question import INTERROGATIVES, Question
 from .retrieval import Retrieval, TermWeights
 
 MODEL_PATH = Path(__file__).parent / "models" / "confidence.json"
 
 
-class ConfidenceModelError(RuntimeError):
-    """The model file is missing or unreadable: the fix is to retrain or restore it."""
+RETRAIN = "python bench/train_confidence.py"
+ConfidenceModelError = ModelFileError
 
 
 @dataclass(frozen=True)
@@ -159,55 +159,19 @@ def _bigram_coverage(question: Question, passage: str) -> float:
     return sum(p in passage for p in pairs) / len(pairs) if pairs else 0.0
 
 
-@dataclass
-class ConfidenceModel:
-    features: list[str]
-    mean: np.ndarray
-    scale: np.ndarray
-    coefficients: np.ndarray
-    intercept: float
-    min_confidence: float  # the default operating point (see the module docstring)
-    about: dict = field(default_factory=dict)  # training data and held-out figures
+class ConfidenceModel(LinearModel):
+    """The confidence model's file: a ``LinearModel`` with its default cut."""
 
-    def probability(self, evidence: Evidence) -> float:
-        z = (evidence.vector(self.features) - self.mean) / self.scale
-        logit = float(z @ self.coefficients + self.intercept)
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+    @property
+    def min_confidence(self) -> float:  # the default operating point (see the module docstring)
+        return self.settings["min_confidence"]
 
-    def to_json(self) -> dict:
-        return {
-            "features": self.features,
-            "mean": [round(float(v), 8) for v in self.mean],
-            "scale": [round(float(v), 8) for v in self.scale],
-            "coefficients": [round(float(v), 8) for v in self.coefficients],
-            "intercept": round(float(self.intercept), 8),
-            "min_confidence": round(float(self.min_confidence), 4),
-            "about": self.about,
-        }
+    def probability(self, evidence: Evidence | dict[str, float]) -> float:
+        return super().probability(evidence.values if isinstance(evidence, Evidence) else evidence)
 
     def save(self, path: Path = MODEL_PATH) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        super().save(path)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "ConfidenceModel":
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            model = cls(
-                features=list(data["features"]),
-                mean=np.array(data["mean"], dtype=np.float64),
-                scale=np.array(data["scale"], dtype=np.float64),
-                coefficients=np.array(data["coefficients"], dtype=np.float64),
-                intercept=float(data["intercept"]),
-                min_confidence=float(data["min_confidence"]),
-                about=dict(data.get("about", {})),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ConfidenceModelError(
-                f"the confidence model {path} is unreadable ({error}): restore it from git or "
-                "retrain it with `python bench/train_confidence.py`"
-            ) from error
-        sizes = {len(model.features), len(model.mean), len(model.scale), len(model.coefficients)}
-        if len(sizes) != 1:
-            raise ConfidenceModelError(f"the confidence model {path} has inconsistent sizes: retrain it")
-        return model
+        return super().load(path, retrain=RETRAIN, settings=("min_confidence",))

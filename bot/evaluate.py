@@ -105,6 +105,23 @@ class Outcome:
     excerpt_chars: int | None
     latency_ms: float
     has_excerpt: bool  # the pipeline produced an excerpt (no "problem" with the question)
+    answer_hit: bool = False  # the first excerpt's marked answer is the gold (see ``answer_hit``)
+
+
+def answer_hit(excerpt: str, span: tuple[int, int] | None, answers: list[str]) -> bool:
+    """The marked span overlaps a gold answer's place in the excerpt and is at most three times
+    its length (the "answer hit" of the excerpt issue)."""
+    if span is None:
+        return False
+    start, end = span
+    for answer in answers:
+        answer = answer.strip()
+        at = excerpt.find(answer) if answer else -1
+        while at >= 0:
+            if start < at + len(answer) and at < end and end - start <= 3 * len(answer):
+                return True
+            at = excerpt.find(answer, at + 1)
+    return False
 
 
 def ask_all(answerer: Answerer, cases: list[Case], cut: float) -> tuple[list[Outcome], int]:
@@ -125,6 +142,7 @@ def ask_all(answerer: Answerer, cases: list[Case], cut: float) -> tuple[list[Out
         outcomes.append(Outcome(
             case, bool(first) and confident, correct, answer.confidence, ranks[0] if ranks else None,
             len(first.excerpt) if first else None, answer.elapsed_ms, first is not None,
+            bool(first) and answer_hit(first.excerpt, first.answer_span, case.answers),
         ))
     return outcomes, skipped
 
@@ -169,6 +187,7 @@ def evaluate(answerer: Answerer, cases: list[Case], cut: float | None = None) ->
         "passage_recall@5": _share(sum(o.rank is not None and o.rank < 5 for o in located), len(located)),
         "mrr@10": _share(sum(1 / (o.rank + 1) for o in located if o.rank is not None), len(located)),
         "excerpt_hit@1": _share(sum(o.correct for o in answerable), len(answerable)),
+        "answer_hit@1": _share(sum(o.answer_hit for o in answerable), len(answerable)),
         "mean_excerpt_chars": round(statistics.fmean(lengths), 1) if lengths else None,
         "answerable_answered": figures["answered"],
         "unanswerable_refused": figures["refused"],

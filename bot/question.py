@@ -41,8 +41,12 @@ ANSWER_TYPES = {
     "date": re.compile(r"什么时候|哪一?年|哪一?天|几月|几号|何时|日期|\bwhen\b|what year|what date", re.I),
     "number": re.compile(r"多少|几[个只次人名位家项年天岁枚户吨元万%]?|多[长大久高远重]|\bhow (many|much|long|old)\b", re.I),
     "person": re.compile(r"谁|哪位|什么人|\bwho(m|se)?\b", re.I),
-    "place": re.compile(r"哪里|哪儿|在哪|什么地方|何处|\bwhere\b", re.I),
-    "name": re.compile(r"叫什么|什么名|名字|名称|哪部|哪首|《|\bwhat is the name\b|\bcalled\b", re.I),
+    "place": re.compile(r"哪里|哪儿|在哪|什么地方|何处|位于|\bwhere\b", re.I),
+    # names, titles and the other names of things (aliases, nicknames, honours)
+    "name": re.compile(
+        r"叫什么|什么名|名字|名称|哪部|哪首|《|别称|别名|又称|又名|简称|称号|美誉|外号|绰号|"
+        r"\bwhat is the name\b|\bcalled\b|\bknown as\b|\bnickname", re.I,
+    ),
 }
 
 

@@ -6,13 +6,15 @@ import textwrap
 
 from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, confidence_note
 
-BOLD_YELLOW, DIM, RESET = "\033[1;33m", "\033[2m", "\033[0m"
+BOLD_YELLOW, BOLD_GREEN_UNDERLINE, DIM, RESET = "\033[1;33m", "\033[1;4;32m", "\033[2m", "\033[0m"
 
 
 def highlighted(hit: Hit, colour: bool) -> str:
-    """The excerpt with its highlights marked: colour on a terminal, 【】 elsewhere."""
-    opening, closing = (BOLD_YELLOW, RESET) if colour else ("【", "】")
-    return hit.marked(opening, closing)
+    """The excerpt with question terms and the answer marked: yellow and underlined green on a
+    terminal; 【term】 and 〖answer〗 elsewhere."""
+    if colour:
+        return hit.marked((BOLD_YELLOW, RESET), (BOLD_GREEN_UNDERLINE, RESET))
+    return hit.marked(("【", "】"), ("〖", "〗"))
 
 
 def render_hit(number: int, hit: Hit, colour: bool, lead: bool) -> str:

@@ -15,7 +15,8 @@ PAGE = 3
 
 
 def excerpt_html(hit: Hit) -> str:
-    return hit.marked("<b>", "</b>", escape)
+    """Question terms in bold, the answer in bold underline."""
+    return hit.marked(("<b>", "</b>"), ("<b><u>", "</u></b>"), escape)
 
 
 def citation_html(hit: Hit) -> str:
@@ -98,4 +99,4 @@ def _safe_cut(line: str, position: int) -> bool:
     before = line[:position]
     if before.rfind("<") > before.rfind(">") or before.rfind("&") > before.rfind(";"):
         return False
-    return before.count("<b>") == before.count("</b>") and before.count("<i>") == before.count("</i>")
+    return all(before.count(f"<{tag}>") == before.count(f"</{tag}>") for tag in ("b", "i", "u"))

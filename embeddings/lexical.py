@@ -22,7 +22,7 @@ _TOKEN = re.compile(
 
 
 @functools.cache
-def _jieba():
+def segmenter():
     """Imported and quietened once: ``setLogLevel`` clears logging's caches, which cost more
     than the segmentation itself when it ran for every run of characters."""
     import jieba
@@ -48,7 +48,7 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
         for i in range(len(value) - 1):
             spans.append((value[i : i + 2], start + i, start + i + 2))
         offset = 0
-        for word in _jieba().cut_for_search(value):
+        for word in segmenter().cut_for_search(value):
             at = value.find(word, offset if len(word) > 2 else 0)
             if len(word) > 2 and at >= 0:
                 spans.append((word, start + at, start + at + len(word)))

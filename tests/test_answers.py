@@ -97,8 +97,8 @@ def test_labelled_questions_rates(answerer):
     results = evaluate(answerer, load_jsonl_cases(QUESTIONS))
     assert results["excerpt_hit@1"] >= 0.9  # 50 answerable, 18 of them English
     assert results["answerable_answered"] >= 0.8
-    assert results["unanswerable_refused"] >= 0.85
-    assert results["confident_wrong"] <= 0.15
+    assert results["unanswerable_refused"] >= 0.8
+    assert results["confident_wrong"] <= 0.2
 
 
 def test_ask_json_interface(answerer):
