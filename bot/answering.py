@@ -15,7 +15,7 @@ from embeddings.index_store import KnowledgeIndex, load_index
 from embeddings.text import CJK_CHAR
 
 from .answer import Answer, Hit
-from .answer_span import AnswerSpanModel
+from .answer_span import AnswerSpanModel, excerpt_tags
 from .confidence import ConfidenceModel, Evidence, evidence
 from .config import AnswerSettings
 from .excerpt import Excerpt, ExcerptRanker, select_excerpts
@@ -140,7 +140,10 @@ class Answerer:
         return Hit(
             passage_id=passage.id, article_id=passage.article_id,
             excerpt=text, excerpt_span=(excerpt.start, excerpt.end),
-            highlights=highlights, answer_span=self.answer_spans.best(text, question, highlights),
+            highlights=highlights,
+            answer_span=self.answer_spans.best(
+                text, question, highlights, excerpt_tags(passage.id, passage.text, excerpt.start, excerpt.end),
+            ),
             passage=passage.text, article=passage.title, subtitle=passage.subtitle,
             section=passage.section, paragraph=passage.ordinal, source=passage.source,
             byline=passage.byline, date=passage.date, url=passage.url,
