@@ -16,7 +16,6 @@ spans marked out of fold are answer hits.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -27,20 +26,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
-from train_excerpt_ranker import FILES, fitted_articles  # noqa: E402
+from gold_passages import FILES, cached_groups, gold_questions, training_arguments  # noqa: E402
 from bot.answer_span import (  # noqa: E402
     FEATURES, MODEL_PATH, RETRAIN, AnswerSpanModel, excerpt_tags, lead, span_table, top_score,
 )
-from bot.evaluate import answer_hit, prepare_squad  # noqa: E402
+from bot.evaluate import answer_hit  # noqa: E402
 from bot.excerpt import ExcerptRanker, select_excerpts  # noqa: E402
 from bot.highlight import highlight_spans, question_words  # noqa: E402
 from bot.tree_ranker import TreeRanker, fit_lambdarank  # noqa: E402
-from bot.question import parse_question  # noqa: E402
-from bot.retrieval import HybridRetriever  # noqa: E402
 from embeddings.build import configure_logging  # noqa: E402
-from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
+from embeddings.config import IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
-from embeddings.index_store import load_index  # noqa: E402
 from embeddings.text import normalise  # noqa: E402
 
 PRECISION = 0.6
@@ -48,40 +44,27 @@ log = logging.getLogger("train_answer_span")
 
 
 def gather(bench: Path, encoder: BatchedQueries, file: str, reuse: bool) -> list[dict]:
-    cached = IndexSettings.from_env().cache_dir / "eval" / f"span-features-{file}.json"
-    if reuse and cached.is_file():
-        return json.loads(cached.read_text(encoding="utf-8"))
-    index_dir, cases, _ = prepare_squad(bench / f"{file}.json", progress=False)
-    index = load_index(index_dir)
-    retriever = HybridRetriever(index)
-    ranker = ExcerptRanker.load()
-    row_of = {p.url: i for i, p in enumerate(index.passages)}
-    order = {a: i for i, a in enumerate(dict.fromkeys(c.article for c in cases))}
-    fitted = fitted_articles(file, len(order))
-    cases = [c for c in cases if c.question.strip() and c.context in row_of]
-    encoder.prepare([c.question for c in cases])
-    groups = []
-    for case in cases:
-        question = parse_question(case.question)
-        retriever.translate(question, corpus_is_cjk=True)
-        row = row_of[case.context]
-        passage = index.passages[row]
-        excerpt = select_excerpts(
-            [(passage, index.sentence_vectors_of(row), retriever.sentence_terms(row))],
-            encoder.encode_query(question.simplified), question, retriever.weights, ranker,
-        )[0]
-        text = passage.text[excerpt.start : excerpt.end]
-        holds = any(normalise(a) in normalise(text) for a in case.answers if a.strip())
-        words = excerpt_tags(passage.id, passage.text, excerpt.start, excerpt.end)
-        spans, table = span_table(text, question, highlight_spans(text, question_words(question)), words)
-        groups.append({
-            "file": file, "article": case.article, "held_out": order[case.article] >= fitted, "holds": holds,
-            "latin": question.script == "latin",
-            "features": table.round(5).tolist(),
-            "labels": [int(answer_hit(text, (s.start, s.end), case.answers)) for s in spans],
-        })
-    cached.write_text(json.dumps(groups, ensure_ascii=False), encoding="utf-8")
-    return groups
+    def make() -> list[dict]:
+        ranker = ExcerptRanker.load()
+        groups = []
+        for asked in gold_questions(bench, file, encoder):
+            passage, row, question, case = asked.passage, asked.row, asked.question, asked.case
+            excerpt = select_excerpts(
+                [(passage, asked.index.sentence_vectors_of(row), asked.retriever.sentence_terms(row))],
+                asked.query_vector, question, asked.retriever.weights, ranker,
+            )[0]
+            text = passage.text[excerpt.start : excerpt.end]
+            holds = any(normalise(a) in normalise(text) for a in case.answers if a.strip())
+            words = excerpt_tags(passage.id, passage.text, excerpt.start, excerpt.end)
+            spans, table = span_table(text, question, highlight_spans(text, question_words(question)), words)
+            groups.append({
+                "file": file, "article": case.article, "held_out": asked.held_out, "holds": holds,
+                "latin": question.script == "latin", "features": table.round(5).tolist(),
+                "labels": [int(answer_hit(text, (s.start, s.end), case.answers)) for s in spans],
+            })
+        return groups
+
+    return cached_groups("span", file, reuse, make)
 
 
 def out_of_fold(groups: list[dict]) -> list[np.ndarray]:
@@ -113,11 +96,7 @@ def best_of(groups: list[dict], scores: list[np.ndarray], model: AnswerSpanModel
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bench", type=Path, default=PROJECT_ROOT.parent / "shared" / "bench")
-    parser.add_argument("--reuse", action="store_true", help="reuse the features of the last run")
-    parser.add_argument("--dry-run", action="store_true", help="print the figures, do not write the model")
-    args = parser.parse_args(argv)
+    args = training_arguments(__doc__, argv)
     configure_logging()
     encoder = BatchedQueries(Encoder(IndexSettings.from_env()))
     groups = [g for file in FILES for g in gather(args.bench, encoder, file, args.reuse)]

@@ -19,7 +19,6 @@ at most ``TARGET_CHARS`` characters.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -31,18 +30,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
+from gold_passages import FILES, cached_groups, gold_questions, training_arguments  # noqa: E402
 from bot.excerpt import FEATURES, MODEL_PATH, RETRAIN, window_table  # noqa: E402
 from bot.tree_ranker import TreeRanker, fit_lambdarank  # noqa: E402
-from bot.question import parse_question  # noqa: E402
-from bot.retrieval import HybridRetriever  # noqa: E402
-from bot.evaluate import prepare_squad  # noqa: E402
 from embeddings.build import configure_logging  # noqa: E402
-from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
+from embeddings.config import IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
-from embeddings.index_store import load_index  # noqa: E402
 from embeddings.text import normalise  # noqa: E402
 
-FILES = ("cmrc2018_trial", "drcd_dev_simplified", "xquad_dev_en", "xquad_dev_zh")
 TARGET_CHARS = 76.0  # on gold passages; excerpts of other passages (retrieval misses) run longer
 PENALTIES = tuple(round(0.1 * i, 2) for i in range(0, 31))
 TREES = 100  # 200 gained nothing out of fold
@@ -51,45 +46,28 @@ CONFIGS = [(leaves, child, balanced) for leaves in (7, 15) for child in (20, 50)
 log = logging.getLogger("train_excerpt_ranker")
 
 
-def fitted_articles(file: str, articles: int) -> int:
-    """How many of a file's first articles (in file order) the ranker is fitted on."""
-    return 12 if file.startswith("xquad") else articles // 2
-
-
 def gather(bench: Path, encoder: BatchedQueries, file: str, reuse: bool) -> list[dict]:
     """One group per question: its windows' features, labels and lengths (cached per file)."""
-    cached = IndexSettings.from_env().cache_dir / "eval" / f"excerpt-features-{file}.json"
-    if reuse and cached.is_file():
-        return json.loads(cached.read_text(encoding="utf-8"))
-    started = time.perf_counter()
-    index_dir, cases, _ = prepare_squad(bench / f"{file}.json", progress=False)
-    index = load_index(index_dir)
-    retriever = HybridRetriever(index)
-    row_of = {p.url: i for i, p in enumerate(index.passages)}
-    order = {a: i for i, a in enumerate(dict.fromkeys(c.article for c in cases))}
-    fitted = fitted_articles(file, len(order))
-    cases = [c for c in cases if c.question.strip() and c.context in row_of]
-    encoder.prepare([c.question for c in cases])
-    groups = []
-    for case in cases:
-        question = parse_question(case.question)
-        retriever.translate(question, corpus_is_cjk=True)
-        row = row_of[case.context]
-        passage = index.passages[row]
-        windows, table = window_table(
-            passage, index.sentence_vectors_of(row), encoder.encode_query(question.simplified), question,
-            retriever.weights, retriever.sentence_terms(row),
-        )
-        gold = [normalise(a) for a in case.answers if a.strip()]
-        labels = [int(any(g in normalise(passage.text[w.start : w.end]) for g in gold)) for w in windows]
-        groups.append({
-            "file": file, "article": case.article, "held_out": order[case.article] >= fitted,
-            "features": table.round(5).tolist(), "labels": labels,
-            "chars": [w.end - w.start for w in windows],
-        })
-    cached.write_text(json.dumps(groups, ensure_ascii=False), encoding="utf-8")
-    log.info("%s: %d questions in %.0f s", file, len(groups), time.perf_counter() - started)
-    return groups
+    def make() -> list[dict]:
+        started = time.perf_counter()
+        groups = []
+        for asked in gold_questions(bench, file, encoder):
+            passage, row = asked.passage, asked.row
+            windows, table = window_table(
+                passage, asked.index.sentence_vectors_of(row), asked.query_vector, asked.question,
+                asked.retriever.weights, asked.retriever.sentence_terms(row),
+            )
+            gold = [normalise(a) for a in asked.case.answers if a.strip()]
+            labels = [int(any(g in normalise(passage.text[w.start : w.end]) for g in gold)) for w in windows]
+            groups.append({
+                "file": file, "article": asked.case.article, "held_out": asked.held_out,
+                "features": table.round(5).tolist(), "labels": labels,
+                "chars": [w.end - w.start for w in windows],
+            })
+        log.info("%s: %d questions in %.0f s", file, len(groups), time.perf_counter() - started)
+        return groups
+
+    return cached_groups("excerpt", file, reuse, make)
 
 
 def choose(groups: list[dict], scores: list[np.ndarray], penalty: float) -> tuple[float, float]:
@@ -146,11 +124,7 @@ def macro_hit(groups: list[dict], scores: list[np.ndarray], penalty: float) -> f
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bench", type=Path, default=PROJECT_ROOT.parent / "shared" / "bench")
-    parser.add_argument("--reuse", action="store_true", help="reuse the features of the last run")
-    parser.add_argument("--dry-run", action="store_true", help="print the figures, do not write the model")
-    args = parser.parse_args(argv)
+    args = training_arguments(__doc__, argv)
     configure_logging()
     log.setLevel(logging.INFO)
     encoder = BatchedQueries(Encoder(IndexSettings.from_env()))

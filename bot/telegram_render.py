@@ -1,4 +1,5 @@
-"""Telegram HTML for an ``Answer``: every piece of corpus or user text escaped, bold highlights.
+"""Telegram HTML for an ``Answer``: every piece of corpus or user text escaped; question words in
+bold, the marked answer in bold underline.
 
 Each line opens and closes its own tags, so a long message can be split at any line
 boundary without breaking the HTML.
