@@ -24,9 +24,8 @@ import numpy as np
 from embeddings.lexical import segmenter
 from embeddings.text import CJK_CHAR
 
-from .excerpt import _REASON
-from .tree_ranker import TreeRanker
 from .question import INTERROGATIVES, Question
+from .tree_ranker import TreeRanker
 
 MODEL_PATH = Path(__file__).parent / "models" / "answer_span.json"
 RETRAIN = "python bench/train_answer_span.py"
@@ -147,10 +146,11 @@ def candidates(text: str, words: Tagged | None = None) -> list[Span]:
     return list(spans.values())
 
 
-def _question_context(question: Question) -> tuple[str, str, str, str]:
-    """Around the question word (村歌叫|什么|?): the two characters before and after it, and
-    the nearest content word before and after it (the anchors an answer stands next to)."""
-    text = question.simplified
+@functools.lru_cache(maxsize=256)
+def _question_context(text: str) -> tuple[str, str, str, str]:
+    """Around the question word (村歌叫|什么|?) of a (simplified) question: the two characters
+    before and after it, and the nearest content word before and after it (the anchors an
+    answer stands next to). Cached: every hit of a question asks for them."""
     found = [(text.find(w), w) for w in INTERROGATIVES if text.find(w) >= 0]
     if not found:
         return "", "", "", ""
@@ -180,7 +180,7 @@ def span_table(
         return [], np.zeros((0, len(FEATURES)))
     asked = question.answer_types
     question_chars = set(question.simplified)
-    before, after, anchor_before, anchor_after = _question_context(question)
+    before, after, anchor_before, anchor_after = _question_context(question.simplified)
     ends_before = [m.end() for m in re.finditer(re.escape(anchor_before), text)] if anchor_before else []
     starts_after = [m.start() for m in re.finditer(re.escape(anchor_after), text)] if anchor_after else []
     marked = np.zeros(len(text) + 1, dtype=bool)
@@ -201,7 +201,7 @@ def span_table(
         rows.append([
             *(float(g in groups) for g in GROUPS), float(span.group == "bracketed"),
             float(any(groups & AGREES[kind] for kind in asked)), float(bool(asked)),
-            float(bool(_REASON.search(question.text))), len(piece) / 10.0, float(span.tokens),
+            float(question.asks_reason), len(piece) / 10.0, float(span.tokens),
             in_question, min(distance, 40.0) / 20.0,
             float(span.start > 0 and marked[span.start - 1] or (span.start > 1 and marked[span.start - 2])),
             float(marked[span.end] or (span.end + 1 < len(marked) and marked[span.end + 1])),

@@ -12,6 +12,7 @@ penalty chosen with it keeps excerpts short. The result is always a verbatim sli
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import OrderedDict
@@ -51,8 +52,7 @@ TYPE_EVIDENCE = {
 class Excerpt:
     start: int
     end: int
-    score: float  # the ranker's score (logit minus the length penalty)
-    lexical: float  # passage-local weight of the question terms it holds
+    score: float  # the ranker's score minus the length penalty
     dense: float  # similarity of its closest sentence to the question
 
 
@@ -75,8 +75,6 @@ FEATURES = [
     "pair_share", "pair_gap", "longest_run", "longest_gap", "coverage_gap", "asks_type", "asks_reason",
     "type_novel",
 ]
-# questions whose answer is an explanation, often a whole sentence or two
-_REASON = re.compile(r"为什么|为何|原因|怎么|怎样|如何|什么是|是什么|\bwhy\b|\bhow\b|\bwhat is\b", re.I)
 
 
 class ExcerptRanker:
@@ -231,9 +229,11 @@ def _inside(positions: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
     return np.searchsorted(positions, starts) < np.searchsorted(positions, ends)
 
 
-def _question_pairs(question: Question) -> list[str]:
-    """The question's character pairs in order (question words and punctuation break runs)."""
-    text = normalise(question.simplified).lower()
+@functools.lru_cache(maxsize=256)
+def _question_pairs(simplified: str) -> list[str]:
+    """The question's character pairs in order (question words and punctuation break runs);
+    cached, since every passage of a question asks for them."""
+    text = normalise(simplified).lower()
     for word in INTERROGATIVES:
         text = text.replace(word, " ")
     pairs = []
@@ -295,7 +295,7 @@ def window_table(
     share = np.zeros(len(layout.windows))
     run = np.zeros(len(layout.windows))
     longest = np.zeros(len(layout.windows))
-    pairs = _question_pairs(question)
+    pairs = _question_pairs(question.simplified)
     total = sum(1 for pair in pairs if pair)
     for pair in pairs:
         if not pair:
@@ -332,7 +332,7 @@ def window_table(
         "pair_share": share, "pair_gap": share - share.max(), "longest_run": longest,
         "longest_gap": longest - longest.max(),
         "asks_type": np.full(len(layout.windows), float(bool(question.answer_types))),
-        "asks_reason": np.full(len(layout.windows), float(bool(_REASON.search(question.text)))),
+        "asks_reason": np.full(len(layout.windows), float(question.asks_reason)),
     }
     for i, name in enumerate(_STATIC):
         columns[name] = layout.static[:, i]
@@ -359,7 +359,6 @@ def select_excerpts(
         best = int(np.argmax(mine))
         window = windows[best]
         excerpts.append(Excerpt(
-            window.start, window.end, float(mine[best]), float(table[best, FEATURES.index("overlap")]),
-            float(table[best, FEATURES.index("dense")]),
+            window.start, window.end, float(mine[best]), float(table[best, FEATURES.index("dense")]),
         ))
     return excerpts

@@ -13,7 +13,7 @@ from __future__ import annotations
 from embeddings.lexical import segmenter
 from embeddings.text import CJK_CHAR, normalise
 
-from .question import _CHINESE_FUNCTION, ENGLISH_STOP, INTERROGATIVES, Question
+from .question import CHINESE_FUNCTION, ENGLISH_STOP, INTERROGATIVES, Question
 
 
 def _folded(text: str) -> str:
@@ -29,13 +29,13 @@ def question_words(question: Question) -> set[str]:
     cut = [w.strip() for w in segmenter().cut(text)]
     words = set(cut)
     # neighbours that jieba split (得胜 + 村) are one name together; a function character is not
-    words |= {a + b for a, b in zip(cut, cut[1:]) if a and b and not ({a, b} & _CHINESE_FUNCTION)
+    words |= {a + b for a, b in zip(cut, cut[1:]) if a and b and not ({a, b} & CHINESE_FUNCTION)
               and CJK_CHAR.match(a) and CJK_CHAR.match(b) and len(a + b) <= 6}
     words |= {term for term in question.translated if len(term) >= 2}
     words |= {term for term in question.terms if not CJK_CHAR.search(term)}  # numbers, Latin words
     return {
         w for w in words
-        if w and w not in ENGLISH_STOP and not (len(w) == 1 and (CJK_CHAR.match(w) or w in _CHINESE_FUNCTION))
+        if w and w not in ENGLISH_STOP and not (len(w) == 1 and (CJK_CHAR.match(w) or w in CHINESE_FUNCTION))
         and any(c.isalnum() for c in w)
     }
 

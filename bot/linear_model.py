@@ -1,8 +1,8 @@
-"""A logistic regression stored as a small JSON file: the form of every learned model here.
+"""A logistic regression stored as a small JSON file (the confidence model's form).
 
-The confidence model, the excerpt ranker and the answer-span scorer are all standardised
-features times weights; training needs scikit-learn (``bench/train_*.py``), answering only
-numpy. Each file keeps what it was trained on and its held-out figures under ``about``.
+Standardised features times weights: training needs scikit-learn (``bench/train_confidence.py``),
+answering only numpy. The file keeps what it was trained on and its held-out figures under
+``about``; the rankers' form is ``tree_ranker``.
 """
 
 from __future__ import annotations
@@ -76,16 +76,3 @@ class LinearModel:
         if len(sizes) != 1:
             raise ModelFileError(f"the model file {path} has inconsistent sizes: retrain it with `{retrain}`")
         return model
-
-    @classmethod
-    def fit(cls, rows: np.ndarray, labels: np.ndarray, features: list[str], c: float = 1.0,
-            weights: np.ndarray | None = None) -> "LinearModel":
-        """Standardise, then fit scikit-learn's logistic regression (training scripts only)."""
-        from sklearn.linear_model import LogisticRegression
-
-        mean = rows.mean(axis=0)
-        scale = rows.std(axis=0)
-        scale[scale < 1e-9] = 1.0
-        regression = LogisticRegression(C=c, max_iter=2000)
-        regression.fit((rows - mean) / scale, labels, sample_weight=weights)
-        return cls(features, mean, scale, regression.coef_[0], float(regression.intercept_[0]))

@@ -28,7 +28,7 @@ INTERROGATIVES = (
     "哪一天 哪些 哪个 哪里 哪儿 哪位 哪家 哪部 哪种 谁 几 吗 呢 是否 有没有 请问"
 ).split()
 # Single characters that carry no subject when they stand alone between question words (是谁).
-_CHINESE_FUNCTION = set("是的了在有和与及或吗呢吧啊呀这那个么也都就还又")
+CHINESE_FUNCTION = set("是的了在有和与及或吗呢吧啊呀这那个么也都就还又")
 ENGLISH_STOP = set(
     "a an the is are was were be been being do does did done of in on at to for from by with and "
     "or but not no what when where who whom whose which why how many much long old i me my you "
@@ -49,6 +49,9 @@ ANSWER_TYPES = {
     ),
 }
 
+
+# questions whose answer is an explanation, often a whole sentence or two
+EXPLANATION = re.compile(r"为什么|为何|原因|怎么|怎样|如何|什么是|是什么|\bwhy\b|\bhow\b|\bwhat is\b", re.I)
 
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
 
@@ -86,6 +89,11 @@ class Question:
         return "other" if letters else "cjk"
 
     @property
+    def asks_reason(self) -> bool:
+        """It asks why or how, or what something is: the answer is an explanation."""
+        return bool(EXPLANATION.search(self.text))
+
+    @property
     def latin_words(self) -> list[str]:
         return [t for t in self.terms if t.isascii() and t[:1].isalpha()]
 
@@ -115,7 +123,7 @@ def query_terms(text: str) -> list[str]:
     stripped = normalise(text).lower()
     for word in INTERROGATIVES:
         stripped = stripped.replace(word, " ")
-    terms = [t for t in lexical.tokens(stripped) if t not in ENGLISH_STOP and t not in _CHINESE_FUNCTION]
+    terms = [t for t in lexical.tokens(stripped) if t not in ENGLISH_STOP and t not in CHINESE_FUNCTION]
     return list(dict.fromkeys(terms))
 
 

@@ -92,6 +92,7 @@ class KnowledgeIndex:
             scores[indices[start:end]] += weight * data[start:end]
         return scores
 
+
 def rebuild_advice(index_dir: Path) -> str:
     return f"build it with `python -m embeddings.build --index {index_dir}`"
 
