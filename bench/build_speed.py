@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from embeddings.build import build_index, sentence_texts  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
-from embeddings.parsing import parse_corpus  # noqa: E402
+from embeddings.corpus import parse_corpus  # noqa: E402
 
 
 def main() -> None:

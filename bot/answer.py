@@ -29,9 +29,11 @@ def confidence_note(answer: "Answer") -> str:
     return f"可信度较低 / low confidence ({answer.confidence:.0%}): check the quoted paragraph."
 
 
-def citation(article: str, section: str, paragraph: int) -> str:
-    """``title · section · 第N段``: how every front-end cites a paragraph."""
-    return " · ".join(part for part in [article, section, f"第{paragraph}段"] if part)
+def citation(article: str, section: str, paragraph: int, part: int = 0) -> str:
+    """``title · section · 第N段``: how every front-end cites a paragraph (and which part of it,
+    for a paragraph too long to be one passage)."""
+    where = f"第{paragraph}段" + (f"（第{part}部分）" if part else "")
+    return " · ".join(piece for piece in [article, section, where] if piece)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Hit:
     score: float = 0.0
     scores: dict[str, float] = field(default_factory=dict)
     answer_span: tuple[int, int] | None = None  # the likely answer, relative to ``excerpt``
+    part: int = 0  # which part of a long paragraph (0: the whole paragraph)
 
     @property
     def cut_before(self) -> bool:
@@ -88,7 +91,7 @@ class Hit:
         return ("…" if self.cut_before else "") + "".join(out) + ("…" if self.cut_after else "")
 
     def citation(self) -> str:
-        return citation(self.article, self.section, self.paragraph)
+        return citation(self.article, self.section, self.paragraph, self.part)
 
     def to_json(self) -> dict:
         return {
@@ -97,6 +100,7 @@ class Hit:
             "article": self.article,
             "section": self.section,
             "paragraph": self.paragraph,
+            "part": self.part,
             "source": self.source,
             "score": round(self.score, 6),
             "highlights": [list(span) for span in self.highlights],

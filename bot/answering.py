@@ -145,7 +145,7 @@ class Answerer:
                 text, question, highlights, excerpt_tags(passage.id, passage.text, excerpt.start, excerpt.end),
             ),
             passage=passage.text, article=passage.title, subtitle=passage.subtitle,
-            section=passage.section, paragraph=passage.ordinal, source=passage.source,
+            section=passage.section, paragraph=passage.ordinal, part=passage.part, source=passage.source,
             byline=passage.byline, date=passage.date, url=passage.url,
             score=candidate.fused,
             scores={

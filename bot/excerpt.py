@@ -23,7 +23,7 @@ import numpy as np
 
 from embeddings import lexical
 from embeddings.documents import Passage
-from embeddings.text import normalise
+from embeddings.text import fold
 
 from .tree_ranker import TreeRanker
 from .question import INTERROGATIVES, Question
@@ -187,9 +187,7 @@ def _layout(text: str, title: str, spans: list[tuple[int, int]], sentence_tokens
         else frozenset().union(*sentence_tokens[w.first : w.last + 1])
         for w in windows
     ]
-    folded = normalise(text).lower()
-    if len(folded) != len(text):
-        folded = text.lower()
+    folded = fold(text)
     content = np.concatenate([[0], np.cumsum([c.isalnum() for c in folded])])
     count = len(spans)
     short = [_content_length(text[a:b]) < MIN_SENTENCE_CHARS for a, b in spans]
@@ -233,7 +231,7 @@ def _inside(positions: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
 def _question_pairs(simplified: str) -> list[str]:
     """The question's character pairs in order (question words and punctuation break runs);
     cached, since every passage of a question asks for them."""
-    text = normalise(simplified).lower()
+    text = fold(simplified)
     for word in INTERROGATIVES:
         text = text.replace(word, " ")
     pairs = []

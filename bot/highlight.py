@@ -11,19 +11,14 @@ Latin words and numbers only whole.
 from __future__ import annotations
 
 from embeddings.lexical import segmenter
-from embeddings.text import CJK_CHAR, normalise
+from embeddings.text import CJK_CHAR, fold
 
 from .question import CHINESE_FUNCTION, ENGLISH_STOP, INTERROGATIVES, Question
 
 
-def _folded(text: str) -> str:
-    folded = normalise(text).lower()
-    return folded if len(folded) == len(text) else text.lower()
-
-
 def question_words(question: Question) -> set[str]:
     """The question's own words (and its translations' words), without question words."""
-    text = _folded(question.simplified)
+    text = fold(question.simplified)
     for word in INTERROGATIVES:
         text = text.replace(word, " ")
     cut = [w.strip() for w in segmenter().cut(text)]
@@ -44,7 +39,7 @@ def highlight_spans(excerpt: str, words: set[str]) -> list[tuple[int, int]]:
     """Spans of ``excerpt`` to mark, merged, in order; ``words`` from ``question_words``."""
     if not words:
         return []
-    folded = _folded(excerpt)
+    folded = fold(excerpt)
     spans = []
     for word in words:  # a question word wherever it stands (Latin words and numbers whole)
         at = folded.find(word)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from embeddings import lexical
-from embeddings.text import CJK_CHAR, normalise, strip_control
+from embeddings.text import CJK_CHAR, normalise, strip_control, to_simplified
 
 MAX_QUESTION_CHARS = 500
 
@@ -125,18 +125,6 @@ def query_terms(text: str) -> list[str]:
         stripped = stripped.replace(word, " ")
     terms = [t for t in lexical.tokens(stripped) if t not in ENGLISH_STOP and t not in CHINESE_FUNCTION]
     return list(dict.fromkeys(terms))
-
-
-@functools.cache
-def _traditional_to_simplified():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    """Traditional characters (丹頂鶴) → simplified (丹顶鹤), as the corpus's terms are."""
-    return _traditional_to_simplified().convert(text) if CJK_CHAR.search(text) else text
 
 
 def parse_question(raw: str) -> Question:

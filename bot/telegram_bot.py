@@ -220,7 +220,7 @@ class NewsBot:
             if passage is None:
                 await query.message.reply_text("That paragraph is no longer in the index.")
                 return
-            text = passage_html(passage.title, passage.section, passage.ordinal, passage.text)
+            text = passage_html(passage.title, passage.section, passage.ordinal, passage.text, passage.part)
             for chunk in split_message(text):
                 await query.message.reply_html(chunk)
         elif kind == "m" and value.isdigit():

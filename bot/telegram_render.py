@@ -58,8 +58,8 @@ def answer_html(answer: Answer, page: int = 0) -> str:
     return "\n".join(lines).rstrip()
 
 
-def passage_html(article: str, section: str, paragraph: int, text: str) -> str:
-    return f"<i>{escape(citation(article, section, paragraph))}</i>\n" + escape(text)
+def passage_html(article: str, section: str, paragraph: int, text: str, part: int = 0) -> str:
+    return f"<i>{escape(citation(article, section, paragraph, part))}</i>\n" + escape(text)
 
 
 def split_message(html_text: str, limit: int = MESSAGE_LIMIT) -> list[str]:

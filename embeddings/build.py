@@ -24,7 +24,9 @@ from .encoder import Encoder, EncoderError
 from .index_store import (
     IndexUnavailable, KnowledgeIndex, Manifest, current_build, load_index, write_index,
 )
-from .parsing import CORPUS_SUFFIXES, parse_corpus
+from .corpus import corpus_files, parse_corpus
+from .readers import SUFFIXES
+from .text import to_simplified
 
 log = logging.getLogger("embeddings.build")
 
@@ -58,10 +60,9 @@ class BuildReport:
 
 def corpus_fingerprint(corpus_dir: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(corpus_dir).rglob("*") if p.is_file()):
-        if path.suffix.lower() in CORPUS_SUFFIXES:
-            digest.update(path.relative_to(corpus_dir).as_posix().encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in corpus_files(corpus_dir):
+        digest.update(path.relative_to(corpus_dir).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:32]
 
 
@@ -104,7 +105,7 @@ def build_index(
     started = time.perf_counter()
     parsed = parse_corpus(settings.corpus_dir)
     if not parsed.passages:
-        skipped = "; ".join(parsed.skipped) or "no .md, .txt or .jsonl files"
+        skipped = "; ".join(parsed.skipped) or f"no {', '.join(sorted(SUFFIXES))} files"
         raise FileNotFoundError(
             f"no readable articles in {settings.corpus_dir} ({skipped}): add articles or set CORPUS_DIR"
         )
@@ -147,7 +148,9 @@ def build_index(
     if missing or encoder is not None:
         encoder = encoder or Encoder(settings)
         dimension = encoder.dimension
-        for text, vector in zip(missing, encoder.encode_passages(missing, progress=progress)):
+        # traditional-Chinese sources are encoded as simplified text, as questions are asked
+        simplified = [to_simplified(text) for text in missing]
+        for text, vector in zip(missing, encoder.encode_passages(simplified, progress=progress)):
             cache[stable_id(text)] = vector
     else:
         dimension = previous.manifest.dimension

@@ -54,3 +54,47 @@ class IndexSettings:
             precision=env("EMBEDDING_PRECISION") or "auto",
             batch_size=int(env("EMBEDDING_BATCH_SIZE") or 8),
         )
+
+
+# --- Reading the corpus (embeddings/readers, embeddings/passages.py) ---------------------------
+
+DEFAULT_MAX_FILE_MB = 64
+DEFAULT_PASSAGE_MAX_CHARS = 1000
+
+
+def csv_column_mapping() -> dict[str, str]:
+    """``CSV_COLUMNS=title=Headline,text=Body`` → ``{"title": "Headline", "text": "Body"}``."""
+    load_env()
+    mapping = {}
+    for pair in env("CSV_COLUMNS").split(","):
+        field, _, column = pair.partition("=")
+        if field.strip() and column.strip():
+            mapping[field.strip().lower()] = column.strip()
+    return mapping
+
+
+def _positive(name: str, default: float) -> float:
+    raw = env(name)
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be above 0")
+    return value
+
+
+@dataclass(frozen=True)
+class ReadingSettings:
+    """Limits that keep one odd file from swamping a build or a reply."""
+
+    max_file_bytes: int = DEFAULT_MAX_FILE_MB * 1024 * 1024
+    passage_max_chars: int = DEFAULT_PASSAGE_MAX_CHARS
+
+    @classmethod
+    def from_env(cls) -> "ReadingSettings":
+        load_env()
+        return cls(
+            max_file_bytes=int(_positive("CORPUS_MAX_FILE_MB", DEFAULT_MAX_FILE_MB) * 1024 * 1024),
+            passage_max_chars=max(100, int(_positive("PASSAGE_MAX_CHARS", DEFAULT_PASSAGE_MAX_CHARS))),
+        )

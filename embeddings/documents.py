@@ -12,6 +12,7 @@ class Paragraph:
 
     text: str
     section: str = ""
+    table: bool = False  # rows of a table, one per line: never joined to prose by the repairs
 
 
 @dataclass
@@ -39,8 +40,9 @@ class Passage:
     text: str
     article_id: str
     title: str
-    ordinal: int
+    ordinal: int  # the paragraph's number in its article
     source: str
+    part: int = 0  # 0: the whole paragraph; 1, 2, …: a part of a paragraph too long for one passage
     subtitle: str = ""
     section: str = ""
     byline: str = ""

@@ -11,7 +11,7 @@ import functools
 import logging
 import re
 
-from .text import normalise
+from .text import fold
 
 _CJK_RANGE = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(
@@ -33,9 +33,7 @@ def segmenter():
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:
     """Tokens with the character span they cover in ``text`` (NFKC keeps lengths for CJK)."""
-    folded = normalise(text).lower()
-    if len(folded) != len(text):
-        folded = "".join(normalise(c).lower()[:1] or " " for c in text)
+    folded = fold(text)
     spans: list[tuple[str, int, int]] = []
     for match in _TOKEN.finditer(folded):
         kind, value, start = match.lastgroup, match.group(), match.start()

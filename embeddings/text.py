@@ -6,6 +6,7 @@ offset here refers to the original string, so what a user is shown is always a v
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -15,7 +16,7 @@ SENTENCE_FINAL = SENTENCE_END + CLOSING_QUOTES
 CLAUSE_END = "，,、：:；;"
 
 _SENTENCE_BOUNDARY = re.compile(
-    r"(?:[。！？!?；;…]+|\.(?=\s|$))[”’」』\"'）)]*"
+    r"(?:[。！？!?；;…]+|\.(?=\s|$))[”’」』\"'）)]*|\n"
 )
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
 CJK_CHAR = re.compile(f"[{_CJK}]")
@@ -26,11 +27,41 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def fold(text: str) -> str:
+    """What matching compares: NFKC, lower case, simplified characters (丹頂鶴 → 丹顶鹤), one
+    character for each character of ``text`` so that offsets found in it hold in the original."""
+    folded = normalise(text).lower()
+    if len(folded) != len(text):
+        folded = "".join(normalise(c).lower()[:1] or " " for c in text)
+    return to_simplified_chars(folded)
+
+
+@functools.cache
+def _traditional_to_simplified():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters (and phrases) in their simplified form, as the corpus is indexed."""
+    return _traditional_to_simplified().convert(text) if CJK_CHAR.search(text) else text
+
+
+def to_simplified_chars(text: str) -> str:
+    """``to_simplified`` that keeps the length (character by character where phrases differ)."""
+    converted = to_simplified(text)
+    if len(converted) == len(text):
+        return converted
+    return "".join(c if len(s := to_simplified(c)) != 1 else s for c in text)
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of ``text``, leading/trailing spaces excluded.
 
     A sentence ends at ``。！？!?；…`` (a run of them counts once) or at an English full stop
-    followed by a space, and takes any closing quotes that follow with it.
+    followed by a space, and takes any closing quotes that follow with it. A line break (only
+    tables keep them: one row per line) ends a sentence too.
     """
     spans: list[tuple[int, int]] = []
     start = 0
@@ -54,7 +85,7 @@ def _append_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]
 def ends_sentence(text: str) -> bool:
     """True when a paragraph ends as a sentence does (and so was not cut by the layout)."""
     stripped = text.rstrip()
-    return bool(stripped) and stripped[-1] in SENTENCE_FINAL
+    return bool(stripped) and (stripped[-1] in SENTENCE_FINAL or stripped[-1] == ".")
 
 
 def is_cjk(char: str) -> bool:

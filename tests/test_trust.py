@@ -181,7 +181,7 @@ def test_refusal_protocol_keeps_every_other_context():
 
 def test_eval_refusal_command_on_a_squad_file(tmp_path):
     """The refusal protocol end to end: a SQuAD file of the shipped page's paragraphs."""
-    from embeddings.parsing import parse_corpus
+    from embeddings.corpus import parse_corpus
 
     passages = parse_corpus(PROJECT_ROOT / "corpus").passages
     chosen = [p for p in passages if "禁渔期" in p.text or "3410" in p.text or "丹顶鹤" in p.text][:4]
