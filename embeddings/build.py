@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import lexical
+from .build_lock import BuildRunning, build_lock
 from .config import IndexSettings
 from .documents import Passage, stable_id
 from .encoder import Encoder, EncoderError
@@ -100,8 +101,15 @@ def _diff(old: list[Passage], new: list[Passage]) -> tuple[int, int, int]:
 
 def build_index(
     settings: IndexSettings, full: bool = False, progress: bool = True,
-    encoder: Encoder | None = None,
+    encoder: Encoder | None = None, wait: bool = True,
 ) -> BuildReport:
+    """Build under the index folder's lock: a concurrent build waits for this one (or, with
+    ``wait=False``, this one raises ``BuildRunning``)."""
+    with build_lock(settings.index_dir, wait=wait):
+        return _build(settings, full, progress, encoder)
+
+
+def _build(settings: IndexSettings, full: bool, progress: bool, encoder: Encoder | None) -> BuildReport:
     started = time.perf_counter()
     parsed = parse_corpus(settings.corpus_dir)
     if not parsed.passages:
@@ -195,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, help="index folder (default: INDEX_DIR or index/)")
     parser.add_argument("--full", action="store_true", help="re-encode every passage")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-wait", action="store_true", help="fail at once if another build of the index is running",
+    )
     args = parser.parse_args(argv)
     configure_logging()
     settings = IndexSettings.from_env()
@@ -204,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         index_dir=args.index or settings.index_dir,
     )
     try:
-        result = build_index(settings, full=args.full, progress=not args.quiet)
-    except (FileNotFoundError, EncoderError, IndexUnavailable, OSError) as error:
+        result = build_index(settings, full=args.full, progress=not args.quiet, wait=not args.no_wait)
+    except (FileNotFoundError, EncoderError, IndexUnavailable, BuildRunning, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for warning in result.skipped:

@@ -120,3 +120,30 @@ def test_cli_reports_a_missing_corpus_clearly(tmp_path):
     result = subprocess.run([sys.executable, "-m", "embeddings.build", "--corpus", str(tmp_path / "empty"),
                              "--index", str(tmp_path / "index")], env=env, capture_output=True, text=True)
     assert result.returncode == 2 and "bad.md" in result.stderr and "no readable articles" in result.stderr
+
+
+def test_a_second_build_waits_for_the_first_or_says_one_is_running(small, encoder, caplog):
+    import threading
+
+    from embeddings.build_lock import BuildRunning, build_lock
+
+    holding, release = threading.Event(), threading.Event()
+
+    def other_build() -> None:
+        with build_lock(small.index_dir):
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=other_build)
+    thread.start()
+    holding.wait(30)
+    with pytest.raises(BuildRunning, match=rf"another build of {small.index_dir} is running \(pid {os.getpid()}"):
+        build_index(small, progress=False, encoder=encoder, wait=False)
+    assert current_build(small.index_dir) is None  # nothing was touched
+
+    threading.Timer(1.0, release.set).start()
+    with caplog.at_level("INFO"):
+        report = build_index(small, progress=False, encoder=encoder)  # waits, then builds
+    thread.join()
+    assert "waiting for it to finish" in caplog.text and report.passages == 46
+    assert load_index(small.index_dir).dense.ntotal == 46
