@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch>=2.13,<2.14"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -c "from embeddings.config import IndexSettings; from embeddings.encoder import prepare_model; print('model ready:', prepare_model(IndexSettings.from_env()))"
+	$(BIN)/python -m embeddings.prepare
 	touch $(STAMP)
 
 index: setup

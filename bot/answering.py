@@ -10,7 +10,7 @@ import numpy as np
 
 from embeddings.config import IndexSettings
 from embeddings.documents import Passage
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, query_encoder
 from embeddings.index_store import KnowledgeIndex, load_index
 from embeddings.text import CJK_CHAR
 
@@ -51,7 +51,7 @@ class Answerer:
     def load(cls, index_dir: Path, settings: AnswerSettings | None = None) -> "Answerer":
         index_settings = replace(IndexSettings.from_env(), index_dir=Path(index_dir))
         index = load_index(index_dir, expected_model=index_settings.model)
-        answerer = cls(index, Encoder(index_settings), settings or AnswerSettings.from_env())
+        answerer = cls(index, query_encoder(index_settings), settings or AnswerSettings.from_env())
         answerer.warm_up()
         return answerer
 

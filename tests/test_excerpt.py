@@ -48,6 +48,22 @@ def test_excerpt_ranker_file_is_small_and_reads_only_computed_features():
     assert "held_out_figures" in ranker.ranker.about
 
 
+@pytest.mark.parametrize("model_file", [RANKER_MODEL, SPAN_MODEL])
+def test_numpy_tree_scores_equal_lightgbm_predict(model_file):
+    """Answering evaluates the trees with numpy; LightGBM (a training dependency) is the reference."""
+    import lightgbm
+    import numpy as np
+
+    from bot.tree_predict import TreeEnsemble
+
+    trees = json.loads(model_file.read_text(encoding="utf-8"))["trees"]
+    booster = lightgbm.Booster(model_str=trees)
+    rows = np.random.default_rng(7).normal(0, 0.5, (500, booster.num_feature()))
+    rows[rows > 0.8] = 0.0
+    rows[:20, :5] = np.nan
+    assert np.allclose(TreeEnsemble.from_model_string(trees).predict(rows), booster.predict(rows), atol=1e-9)
+
+
 @pytest.mark.parametrize("load, name", [(ExcerptRanker.load, "train_excerpt_ranker"),
                                         (AnswerSpanModel.load, "train_answer_span")])
 def test_missing_or_corrupt_model_files_name_the_file_and_the_fix(tmp_path, load, name):

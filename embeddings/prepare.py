@@ -1,0 +1,31 @@
+"""``python -m embeddings.prepare``: make the encoder ready once (``make setup`` runs it).
+
+Converts the bundled model into a sentence-transformers folder and exports it to ONNX (float32
+and int8) for the bot's torch-free question encoder. Both are kept in ``MODEL_CACHE_DIR``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .config import IndexSettings
+from .encoder import EncoderError, prepare_model
+from .onnx_model import OnnxUnavailable, prepare_onnx
+
+
+def main() -> int:
+    settings = IndexSettings.from_env()
+    try:
+        reference = prepare_model(settings)
+        print("model ready:", reference)
+        if Path(reference).is_dir():
+            print("ONNX export ready:", prepare_onnx(settings, Path(reference)))
+    except (EncoderError, OnnxUnavailable, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
