@@ -170,3 +170,9 @@ def test_every_format_answers_its_questions(archive_answerer, question, source, 
     answer = archive_answerer.answer(question)
     first = answer.hits[0]
     assert first.source == source and expected in first.excerpt
+
+
+def test_a_text_file_with_markdown_headings_is_read_as_a_page(tmp_path):
+    (tmp_path / "page.txt").write_text("# 第一篇\n\n正文一。\n\n# 第二篇\n\n正文二。\n", encoding="utf-8")
+    assert [(a.title, a.paragraphs[0].text) for a in parse_corpus(tmp_path).articles] == [
+        ("第一篇", "正文一。"), ("第二篇", "正文二。")]

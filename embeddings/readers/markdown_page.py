@@ -34,9 +34,9 @@ TABLE_MARK = "\x00table\x00"  # marks a block that is a table row (no text holds
 
 def read(path: Path, source: str, warn: Warn) -> list[Article]:
     text = decode(path.read_bytes())
-    if not any(_HEADING.match(line.strip()) for line in text.splitlines()):
-        from .plain_text import parse_text, title_from_name
+    from .plain_text import has_headings, parse_text, title_from_name
 
+    if not has_headings(text):
         return parse_text(text, source, title_from_name(path))
     return parse_page(text, source)
 

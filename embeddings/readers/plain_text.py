@@ -22,7 +22,16 @@ MAX_TITLE_CHARS = 60
 
 
 def read(path: Path, source: str, warn: Warn) -> list[Article]:
-    return parse_text(decode(path.read_bytes()), source, title_from_name(path))
+    text = decode(path.read_bytes())
+    if has_headings(text):  # a page saved as text with Markdown headings is read as one
+        from .markdown_page import parse_page
+
+        return parse_page(text, source)
+    return parse_text(text, source, title_from_name(path))
+
+
+def has_headings(text: str) -> bool:
+    return bool(re.search(r"^#{1,6}\s+\S", text, re.M))
 
 
 def title_from_name(path: Path) -> str:
