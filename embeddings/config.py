@@ -36,6 +36,7 @@ class IndexSettings:
     precision: str
     batch_size: int
     engine: str = "auto"  # how the bot encodes questions: auto, onnx, onnx-int8 or torch
+    device: str = "auto"  # where builds encode: auto (a CUDA GPU if torch sees one), cpu, cuda
 
     @classmethod
     def from_env(cls) -> "IndexSettings":
@@ -55,6 +56,7 @@ class IndexSettings:
             precision=env("EMBEDDING_PRECISION") or "auto",
             batch_size=int(env("EMBEDDING_BATCH_SIZE") or 8),
             engine=env("EMBEDDING_ENGINE") or "auto",
+            device=env("EMBEDDING_DEVICE") or "auto",
         )
 
 

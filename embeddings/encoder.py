@@ -72,16 +72,33 @@ def _use_bfloat16(precision: str) -> bool:
     return bool(check and check())
 
 
+def choose_device(setting: str) -> str:
+    """``EMBEDDING_DEVICE``: auto takes a CUDA GPU when torch sees one, else the CPU."""
+    import torch
+
+    if setting not in ("auto", "cpu", "cuda"):
+        raise EncoderError(f"EMBEDDING_DEVICE={setting!r}: use auto, cpu or cuda")
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise EncoderError(
+            "EMBEDDING_DEVICE=cuda but torch sees no CUDA GPU (a CPU build of torch, or no driver): "
+            "use auto or cpu, or install a CUDA build of torch"
+        )
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return setting
+
+
 class Encoder:
     def __init__(self, settings: IndexSettings):
         _quiet_loading()
+        self.device = choose_device(settings.device)
         reference = prepare_model(settings)
         if Path(reference).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         try:
-            self.model = SentenceTransformer(reference, device="cpu")
+            self.model = SentenceTransformer(reference, device=self.device)
         except Exception as error:  # noqa: BLE001 - any loader failure gets the same advice
             raise EncoderError(
                 f"EMBEDDING_MODEL={settings.model!r} could not be loaded ({error}). "
@@ -92,7 +109,7 @@ class Encoder:
         self.query_prompt = settings.query_prompt
         self.passage_prompt = settings.passage_prompt
         self.batch_size = max(1, settings.batch_size)
-        self.bfloat16 = _use_bfloat16(settings.precision)
+        self.bfloat16 = self.device == "cpu" and _use_bfloat16(settings.precision)
         dimension = getattr(self.model, "get_embedding_dimension", None)
         self.dimension = int((dimension or self.model.get_sentence_embedding_dimension)())
         self._lock = threading.Lock()

@@ -40,6 +40,7 @@ class Manifest:
     corpus_fingerprint: str
     query_prompt: str = ""
     passage_prompt: str = ""
+    engine: str = "torch"  # what computed the vectors: torch (sentence-transformers), onnx, onnx-int8
     format_version: int = FORMAT_VERSION
     built_at: str = ""
     build_id: str = ""

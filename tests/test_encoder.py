@@ -73,3 +73,17 @@ def test_torch_free_question_encoder_gives_the_same_vectors(encoder, base_settin
              "e.encode_query('得胜村的村歌叫什么?'); print('torch' in sys.modules, type(e).__name__)")
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert shown == ["False", "OnnxEncoder"]
+
+
+def test_embedding_device_is_checked_and_named():
+    import torch
+
+    from embeddings.encoder import EncoderError, choose_device
+
+    assert choose_device("cpu") == "cpu"
+    assert choose_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(EncoderError, match="EMBEDDING_DEVICE='gpu'"):
+        choose_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(EncoderError, match="EMBEDDING_DEVICE=cuda but torch sees no CUDA GPU"):
+            choose_device("cuda")
