@@ -77,7 +77,7 @@ class Answerer:
         return self.index.passages[row] if row is not None else None
 
     def article(self, article_id: str) -> list[Passage]:
-        return [self.index.passages[r] for r in self.index.by_article.get(article_id, [])]
+        return [self.index.passages[r] for r in self.index.by_article.rows(article_id)]
 
     def answer(self, raw_question: str, top_k: int | None = None) -> Answer:
         started = time.perf_counter()

@@ -63,22 +63,27 @@ class TermWeights:
     """Inverse document frequencies from the BM25 index, for overlap and highlighting."""
 
     def __init__(self, index: KnowledgeIndex):
-        indptr = np.asarray(index.bm25.scores["indptr"])
-        frequencies = np.diff(indptr)
-        total = max(1, len(index.passages))
-        self._frequency = {
-            token: int(frequencies[i]) for token, i in index.bm25.vocab_dict.items() if i < len(frequencies)
-        }
-        self._idf = {
-            token: math.log(1 + (total - count + 0.5) / (count + 0.5)) for token, count in self._frequency.items()
-        }
-        self._unseen = math.log(1 + (total + 0.5) / 0.5)
+        self._frequencies = np.diff(np.asarray(index.bm25.scores["indptr"]))
+        self._vocabulary = index.bm25.vocab_dict
+        self._total = max(1, len(index.passages))
+        self._unseen = math.log(1 + (self._total + 0.5) / 0.5)
+        self._asked: dict[str, float] = {}
 
     def idf(self, token: str) -> float:
-        return self._idf.get(token, self._unseen)
+        """Computed when asked (and remembered for the tokens questions use): a vocabulary of
+        millions of tokens is not copied into a second table."""
+        found = self._asked.get(token)
+        if found is None:
+            count = self.document_frequency(token)
+            found = math.log(1 + (self._total - count + 0.5) / (count + 0.5)) if count else self._unseen
+            if len(self._asked) > 100_000:
+                self._asked.clear()
+            self._asked[token] = found
+        return found
 
     def document_frequency(self, token: str) -> int:
-        return self._frequency.get(token, 0)
+        column = self._vocabulary.get(token)
+        return int(self._frequencies[column]) if column is not None and column < len(self._frequencies) else 0
 
     def coverage(self, weighted: dict[str, float], present: set[str]) -> float:
         """idf-weighted share of the weighted terms found in ``present`` (0 when none weigh)."""
@@ -178,7 +183,7 @@ class HybridRetriever:
     def _closest_sentences(self, rows: list[int], query_vector: np.ndarray, fallback: np.ndarray) -> np.ndarray:
         """Each row's best sentence similarity (its passage's own where it has no sentences)."""
         starts = self.index.sentence_rows[rows]
-        counts = np.array([len(self.index.passages[r].sentences) for r in rows], dtype=np.int64)
+        counts = self.index.sentence_counts[rows].astype(np.int64)
         if not counts.sum():
             return np.asarray(fallback, dtype=np.float32)
         picked = np.concatenate([np.arange(a, a + n) for a, n in zip(starts, counts)])

@@ -23,7 +23,7 @@ from .config import IndexSettings
 from .documents import Passage, stable_id
 from .encoder import Encoder, EncoderError
 from .index_store import (
-    IndexUnavailable, KnowledgeIndex, Manifest, current_build, load_index, write_index,
+    FORMAT_VERSION, IndexUnavailable, KnowledgeIndex, Manifest, current_build, load_index, write_index,
 )
 from .corpus import corpus_files, parse_corpus
 from .readers import SUFFIXES
@@ -145,7 +145,10 @@ def _build(settings: IndexSettings, full: bool, progress: bool, encoder: Encoder
     unchanged = [p.id for p in old_passages] == [p.id for p in parsed.passages] and [
         p.to_json() for p in old_passages
     ] == [p.to_json() for p in parsed.passages]
-    if same_model and unchanged and previous.manifest.corpus_fingerprint == fingerprint:
+    if (
+        same_model and unchanged and previous.manifest.corpus_fingerprint == fingerprint
+        and previous.manifest.format_version == FORMAT_VERSION
+    ):
         return report(encoded=0, index_path=previous.path, up_to_date=True)
 
     cache = _vector_cache(previous) if same_model else {}

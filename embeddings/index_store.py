@@ -12,17 +12,23 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .documents import Passage
+from .passage_store import PassageStore, line_offsets, write_passages
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READABLE_FORMATS = (2, 3)  # format 2: float32 vectors, no offsets or key files (derived on load)
 CURRENT = "current"
 BUILDS = "builds"
 FILES = ("manifest.json", "passages.jsonl", "vectors.npy", "sentence_vectors.npy", "dense.faiss")
+FORMAT_3_FILES = ("passage_offsets.npy", "sentence_counts.npy", "passage_ids.npy", "article_ids.npy")
+ANN_MIN_PASSAGES = 200_000  # exact search below this many passages, IVF + 8-bit vectors above
+ANN_PROBES = 48
 
 
 class IndexUnavailable(RuntimeError):
@@ -40,7 +46,7 @@ class Manifest:
     corpus_fingerprint: str
     query_prompt: str = ""
     passage_prompt: str = ""
-    engine: str = "torch"  # what computed the vectors: torch (sentence-transformers), onnx, onnx-int8
+    dense_index: str = "flat"  # "flat" (exact) or a FAISS factory string such as "IVF4096,SQ8"
     format_version: int = FORMAT_VERSION
     built_at: str = ""
     build_id: str = ""
@@ -51,28 +57,53 @@ class Manifest:
     skipped: list[str] = field(default_factory=list)
 
 
+class RowsByKey:
+    """Rows of an array of keys (passage or article ids), found by binary search: a million
+    keys cost 16 MB, not a dictionary of a million strings."""
+
+    def __init__(self, keys: np.ndarray):
+        self.order = np.argsort(keys, kind="stable")
+        self.sorted = keys[self.order]
+
+    def rows(self, key: str) -> list[int]:
+        probe = np.array([key.encode("ascii", "replace")], dtype=self.sorted.dtype)[0]
+        start = int(np.searchsorted(self.sorted, probe, side="left"))
+        end = int(np.searchsorted(self.sorted, probe, side="right"))
+        return sorted(int(r) for r in self.order[start:end])
+
+    def get(self, key: str, default=None):
+        found = self.rows(key)
+        return found[0] if found else default
+
+
 @dataclass
 class KnowledgeIndex:
-    """One loaded build: everything retrieval needs, in memory."""
+    """One loaded build: passages read on demand, vectors memory-mapped (only the rows a
+    question touches are read into memory)."""
 
     path: Path
     manifest: Manifest
-    passages: list[Passage]
-    vectors: np.ndarray
-    sentence_vectors: np.ndarray
-    sentence_rows: np.ndarray  # first sentence-vector row of each passage
+    passages: Sequence[Passage]
+    vectors: np.ndarray  # (passages, dimension), float32 memory map
+    sentence_vectors: np.ndarray  # (sentences, dimension), float32 memory map
+    sentence_counts: np.ndarray  # sentences of each passage
     dense: object  # faiss.Index
     bm25: object  # bm25s.BM25
+    passage_ids: np.ndarray | None = None  # "S16" keys of each row
+    article_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        self.by_id = {p.id: i for i, p in enumerate(self.passages)}
-        self.by_article: dict[str, list[int]] = {}
-        for i, passage in enumerate(self.passages):
-            self.by_article.setdefault(passage.article_id, []).append(i)
+        self.sentence_rows = np.concatenate([[0], np.cumsum(self.sentence_counts)[:-1]]).astype(np.int64) \
+            if len(self.sentence_counts) else np.zeros(0, dtype=np.int64)
+        if self.passage_ids is None or self.article_ids is None:
+            self.passage_ids = np.array([p.id for p in self.passages], dtype="S16")
+            self.article_ids = np.array([p.article_id for p in self.passages], dtype="S16")
+        self.by_id = RowsByKey(self.passage_ids)
+        self.by_article = RowsByKey(self.article_ids)
 
     def sentence_vectors_of(self, row: int) -> np.ndarray:
         start = int(self.sentence_rows[row])
-        return self.sentence_vectors[start : start + len(self.passages[row].sentences)]
+        return np.asarray(self.sentence_vectors[start : start + int(self.sentence_counts[row])])
 
     def bm25_scores(self, weighted_tokens: dict[str, float] | list[str]) -> np.ndarray:
         """BM25 scores of every passage, each query token's contribution times its weight.
@@ -127,7 +158,7 @@ def load_index(index_dir: Path, expected_model: str | None = None) -> KnowledgeI
         raise IndexUnavailable(
             f"the index in {index_dir} has no readable manifest ({error}): {rebuild_advice(index_dir)}"
         ) from error
-    if manifest.format_version != FORMAT_VERSION:
+    if manifest.format_version not in READABLE_FORMATS:
         raise IndexUnavailable(
             f"the index in {index_dir} has format {manifest.format_version}, this program reads "
             f"{FORMAT_VERSION}: {rebuild_advice(index_dir)} --full"
@@ -151,23 +182,52 @@ def _read_build(build: Path, manifest: Manifest) -> KnowledgeIndex:
     import bm25s
     import faiss
 
-    for name in FILES:
+    current = manifest.format_version >= 3
+    for name in FILES + (FORMAT_3_FILES if current else ()):
         if not (build / name).is_file():
             raise FileNotFoundError(f"{name} is missing")
-    with (build / "passages.jsonl").open(encoding="utf-8") as lines:
-        passages = [Passage.from_json(json.loads(line)) for line in lines if line.strip()]
-    vectors = np.load(build / "vectors.npy", allow_pickle=False)
-    sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False)
+    offsets = np.load(build / "passage_offsets.npy") if current else line_offsets(build / "passages.jsonl")
+    passages = PassageStore(build / "passages.jsonl", offsets)
+    vectors = np.load(build / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    sentence_vectors = np.load(build / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
     dense = faiss.read_index(str(build / "dense.faiss"))
-    bm25 = bm25s.BM25.load(str(build / "bm25"), load_corpus=False, show_progress=False)
-    counts = {len(passages), vectors.shape[0], dense.ntotal, manifest.passages}
-    if len(counts) != 1 or vectors.shape[1:] != (manifest.dimension,):
-        raise ValueError(f"inconsistent sizes: passages/vectors/faiss/manifest = {sorted(counts)}")
-    lengths = np.array([len(p.sentences) for p in passages], dtype=np.int64)
-    if sentence_vectors.shape[0] != int(lengths.sum()):
+    if manifest.dense_index != "flat":
+        faiss.extract_index_ivf(dense).nprobe = ANN_PROBES
+    bm25 = bm25s.BM25.load(str(build / "bm25"), load_corpus=False, mmap=True, show_progress=False)
+    if current:
+        counts = np.load(build / "sentence_counts.npy")
+        passage_ids, article_ids = np.load(build / "passage_ids.npy"), np.load(build / "article_ids.npy")
+    else:
+        counts = np.array([len(p.sentences) for p in passages], dtype=np.int64)
+        passage_ids = article_ids = None
+    sizes = {len(passages), vectors.shape[0], dense.ntotal, manifest.passages, len(counts)}
+    if len(sizes) != 1 or vectors.shape[1:] != (manifest.dimension,):
+        raise ValueError(f"inconsistent sizes: passages/vectors/faiss/manifest = {sorted(sizes)}")
+    if sentence_vectors.shape[0] != int(counts.sum()):
         raise ValueError("sentence vectors do not match the passages' sentences")
-    rows = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
-    return KnowledgeIndex(build, manifest, passages, vectors, sentence_vectors, rows, dense, bm25)
+    return KnowledgeIndex(build, manifest, passages, vectors, sentence_vectors, counts, dense, bm25,
+                          passage_ids, article_ids)
+
+
+def dense_index(vectors: np.ndarray, dimension: int) -> tuple[object, str]:
+    """Exact inner-product search for a corpus that a scan answers quickly; above
+    ``ANN_MIN_PASSAGES`` an inverted file over 8-bit vectors (a quarter of the memory, and a
+    question scans ``ANN_PROBES`` of its lists instead of every vector)."""
+    import faiss
+
+    if len(vectors) < ANN_MIN_PASSAGES:
+        index = faiss.IndexFlatIP(dimension)
+        if len(vectors):
+            index.add(vectors)
+        return index, "flat"
+    lists = int(4 * np.sqrt(len(vectors)))
+    kind = f"IVF{lists},SQ8"
+    index = faiss.index_factory(dimension, kind, faiss.METRIC_INNER_PRODUCT)
+    sample = vectors[np.random.default_rng(0).choice(len(vectors), min(len(vectors), 64 * lists), replace=False)]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    for start in range(0, len(vectors), 100_000):
+        index.add(np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32))
+    return index, kind
 
 
 def write_index(
@@ -192,18 +252,17 @@ def write_index(
 
     manifest.build_id = build_id
     manifest.built_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    with (staging / "passages.jsonl").open("w", encoding="utf-8") as out:
-        for passage in passages:
-            out.write(json.dumps(passage.to_json(), ensure_ascii=False) + "\n")
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, manifest.dimension)
+    np.save(staging / "passage_offsets.npy", write_passages(staging / "passages.jsonl", passages))
+    np.save(staging / "sentence_counts.npy", np.array([len(p.sentences) for p in passages], dtype=np.int32))
+    np.save(staging / "passage_ids.npy", np.array([p.id for p in passages], dtype="S16"))
+    np.save(staging / "article_ids.npy", np.array([p.article_id for p in passages], dtype="S16"))
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, manifest.dimension)
     np.save(staging / "vectors.npy", vectors)
     np.save(
         staging / "sentence_vectors.npy",
         np.ascontiguousarray(sentence_vectors, dtype=np.float32).reshape(-1, manifest.dimension),
     )
-    dense = faiss.IndexFlatIP(manifest.dimension)
-    if len(vectors):
-        dense.add(vectors)
+    dense, manifest.dense_index = dense_index(vectors, manifest.dimension)
     faiss.write_index(dense, str(staging / "dense.faiss"))
     bm25 = bm25s.BM25()
     bm25.index(bm25_tokens or [[""]], show_progress=False)
