@@ -125,7 +125,6 @@ def measure(folder: Path) -> dict:
         "passages": len(index.passages), "dense": index.manifest.dense_index,
         "load_s": round(load_seconds, 2), "rss_after_load_mb": round(after_load),
         "rss_after_questions_mb": round(resident_mb()),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "p50_ms": round(latencies[len(latencies) // 2], 1), "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
         "questions": len(latencies),
     }

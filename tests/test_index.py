@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from embeddings import index_store
@@ -147,3 +148,24 @@ def test_a_second_build_waits_for_the_first_or_says_one_is_running(small, encode
     thread.join()
     assert "waiting for it to finish" in caplog.text and report.passages == 46
     assert load_index(small.index_dir).dense.ntotal == 46
+
+
+def test_large_corpora_get_an_approximate_index_and_passages_read_on_demand(small, encoder, monkeypatch):
+    from embeddings.passage_store import PassageStore
+
+    monkeypatch.setattr(index_store, "ANN_MIN_PASSAGES", 10)  # as if the page were an archive
+    build_index(small, progress=False, encoder=encoder)
+    index = load_index(small.index_dir)
+    assert index.manifest.dense_index.startswith("IVF") and index.manifest.dense_index.endswith(",SQ8")
+    assert isinstance(index.passages, PassageStore) and isinstance(index.vectors, np.memmap)
+    streamed = list(index.passages)
+    assert [index.passages[i] for i in range(len(streamed))] == streamed
+    first = streamed[0]
+    assert index.by_id.get(first.id) == 0 and index.by_id.get("0" * 16) is None
+    assert index.by_article.rows(first.article_id) == [i for i, p in enumerate(streamed) if p.article_id == first.article_id]
+
+    from bot.answering import Answerer
+    from bot.config import AnswerSettings
+
+    answer = Answerer(index, encoder, AnswerSettings()).answer("得胜村的村歌叫什么?")
+    assert "得胜村" in answer.hits[0].passage
