@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 from embeddings.config import IndexSettings
 from embeddings.documents import Passage
 from embeddings.encoder import Encoder, query_encoder
-from embeddings.index_store import KnowledgeIndex, load_index
+from embeddings.index_store import IndexUnavailable, KnowledgeIndex, current_build, load_index
 from embeddings.text import CJK_CHAR
 
 from .answer import Answer, Hit
@@ -22,6 +23,8 @@ from .excerpt import Excerpt, ExcerptRanker, select_excerpts
 from .highlight import highlight_spans, question_words
 from .question import Question, parse_question
 from .retrieval import Candidate, HybridRetriever, Retrieval
+
+log = logging.getLogger(__name__)
 
 MAX_HITS = 10
 EXCERPT_POOL = 5  # candidates fetched at least: "not found" suggests titles, confidence compares them
@@ -38,6 +41,7 @@ class Answerer:
         """``confidence=None`` answers everything (to collect training data for the model)."""
         self.encoder = encoder
         self.settings = settings
+        self._refused_build: Path | None = None
         self.confidence = ConfidenceModel.load() if confidence is True else (confidence or None)
         self.ranker = ExcerptRanker.load()
         self.answer_spans = AnswerSpanModel.load()
@@ -70,6 +74,26 @@ class Answerer:
         """Load the current build; on any problem the old index keeps serving (and it raises)."""
         index = load_index(index_dir or self.index.path.parent.parent, expected_model=self.encoder.model_id)
         self._use(index)
+        return index
+
+    @property
+    def index_dir(self) -> Path:
+        return self.index.path.parent.parent  # INDEX_DIR/builds/<id>
+
+    def reload_if_changed(self) -> KnowledgeIndex | None:
+        """Take up a build that ``python -m embeddings.build`` swapped in since (its ``current``
+        pointer moved). Only complete builds are ever pointed to; one that fails to load is
+        logged once and skipped, and the old index keeps serving."""
+        build = current_build(self.index_dir)
+        if build is None or build == self.index.path.resolve() or build == self._refused_build:
+            return None
+        try:
+            index = self.reload()
+        except IndexUnavailable as problem:
+            self._refused_build = build
+            log.warning("the new build %s cannot be served, keeping the old index: %s", build, problem)
+            return None
+        log.info("now serving %s: %d passages", index.path.name, index.manifest.passages)
         return index
 
     def passage(self, passage_id: str) -> Passage | None:

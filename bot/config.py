@@ -45,6 +45,7 @@ class TelegramSettings:
     webhook_url: str
     webhook_listen: str
     webhook_port: int
+    index_watch_seconds: float = 10.0  # how often a new build is looked for (0: never)
 
     @classmethod
     def from_env(cls) -> "TelegramSettings":
@@ -69,6 +70,7 @@ class TelegramSettings:
             webhook_url=env("TELEGRAM_WEBHOOK_URL"),
             webhook_listen=env("TELEGRAM_WEBHOOK_LISTEN") or "0.0.0.0",
             webhook_port=_int("TELEGRAM_WEBHOOK_PORT", 8443),
+            index_watch_seconds=_float("INDEX_WATCH_SECONDS", 10.0),
         )
 
 

@@ -45,9 +45,13 @@ class ConsoleSession:
             return self._source(argument.strip())
         if command.startswith("/") and len(command) > 1 and command[1:].isascii():
             return f"Unknown command {command}. " + HELP
+        updated = self.answerer.reload_if_changed()
         self.last = self.answerer.answer(line, top_k=10)
         self.shown = min(PAGE, len(self.last.hits))
-        return render_answer(self.last, colour=self.colour, hits=PAGE)
+        reply = render_answer(self.last, colour=self.colour, hits=PAGE)
+        if updated is not None:
+            reply = f"(索引已更新 / index updated: {updated.manifest.passages} passages)\n" + reply
+        return reply
 
     def _more(self) -> str:
         if self.last is None or not self.last.hits:

@@ -97,8 +97,10 @@ class NewsBot:
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not await self._admitted(update):
             return
-        titles = list(dict.fromkeys(p.title for p in self.answerer.index.passages))
-        examples = "\n".join(f"• {t}" for t in random.Random(len(titles)).sample(titles, min(3, len(titles))))
+        passages = self.answerer.index.passages
+        rows = random.Random(len(passages)).sample(range(len(passages)), min(30, len(passages)))
+        titles = list(dict.fromkeys(passages[row].title for row in rows))[:3]  # a few reads, at any size
+        examples = "\n".join(f"• {t}" for t in titles)
         text = (
             "你好！我根据报纸文章回答问题：每个答案都是文章原文的摘录，并注明出处。\n"
             "Hello! I answer questions from newspaper articles with quotations only, each with "
@@ -255,6 +257,15 @@ def build_application(answerer: Answerer, settings: TelegramSettings) -> Applica
 
     async def register_commands(application: Application) -> None:
         await application.bot.set_my_commands(COMMANDS)
+        if settings.index_watch_seconds > 0:
+            application.bot_data["index_watch"] = asyncio.create_task(
+                watch_index(answerer, settings.index_watch_seconds)
+            )
+
+    async def stop_watching(application: Application) -> None:
+        task = application.bot_data.pop("index_watch", None)
+        if task is not None:
+            task.cancel()
 
     application = (
         ApplicationBuilder()
@@ -264,6 +275,7 @@ def build_application(answerer: Answerer, settings: TelegramSettings) -> Applica
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)
         .post_init(register_commands)
+        .post_shutdown(stop_watching)
         .build()
     )
     private = filters.ChatType.PRIVATE
@@ -280,6 +292,16 @@ def build_application(answerer: Answerer, settings: TelegramSettings) -> Applica
     application.add_error_handler(_log_error)
     application.bot_data["news"] = news
     return application
+
+
+async def watch_index(answerer: Answerer, every: float) -> None:
+    """Serve the build that ``python -m embeddings.build`` swaps in, without a restart or /reload."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(answerer.reload_if_changed)
+        except Exception:  # noqa: BLE001 - watching must outlive any one failure
+            log.exception("looking for a new index build failed; trying again later")
 
 
 async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -169,3 +169,16 @@ def test_large_corpora_get_an_approximate_index_and_passages_read_on_demand(smal
 
     answer = Answerer(index, encoder, AnswerSettings()).answer("得胜村的村歌叫什么?")
     assert "得胜村" in answer.hits[0].passage
+
+
+def test_console_takes_up_a_new_build_before_the_next_question(small, encoder):
+    from bot.answering import Answerer
+    from bot.config import AnswerSettings
+    from bot.console import ConsoleSession
+
+    build_index(small, progress=False, encoder=encoder)
+    session = ConsoleSession(Answerer(load_index(small.index_dir), encoder, AnswerSettings()), colour=False)
+    assert not session.handle("得胜村的村歌叫什么?").startswith("(索引已更新")
+    (small.corpus_dir / "extra.txt").write_text("补充报道\n\n盘锦新建了一座图书馆。\n", encoding="utf-8")
+    build_index(small, progress=False, encoder=encoder)
+    assert session.handle("得胜村的村歌叫什么?").startswith("(索引已更新 / index updated: 47 passages)")

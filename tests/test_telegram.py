@@ -229,3 +229,40 @@ def test_missing_or_malformed_token_is_one_clear_error(token, tmp_path):
     assert "Traceback" not in result.stderr
     if token:
         assert token not in result.stdout + result.stderr
+
+
+def test_a_new_build_is_served_without_restart_and_a_broken_one_never(api, encoder, base_settings, tmp_path, caplog):
+    import shutil
+    from dataclasses import replace
+
+    from bot.answering import Answerer
+    from bot.config import AnswerSettings
+    from embeddings.build import build_index
+    from embeddings.index_store import load_index
+    from tests.conftest import CORPUS
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = replace(base_settings, corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, progress=False, encoder=encoder)
+    answerer = Answerer(load_index(settings.index_dir), encoder, AnswerSettings(min_confidence=0.0))
+    with RunningBot(build_application(answerer, settings_for(api, index_watch_seconds=0.2))):
+        (corpus / "library.txt").write_text(
+            "盘锦新图书馆开馆\n\n盘锦市图书馆新馆于7月1日开馆，馆内藏书一百二十万册，设有少儿阅览区。\n", encoding="utf-8")
+        build_index(settings, progress=False, encoder=encoder)  # the rebuild script, as an admin runs it
+        api.wait_for(lambda: answerer.index.manifest.passages == 47)
+        api.push_message(31, "盘锦市图书馆新馆藏书多少册?")
+        assert "一百二十万册" in last_text(api, 31)
+
+        serving = answerer.index.path
+        broken = settings.index_dir / "builds" / "broken"
+        broken.mkdir()
+        (broken / "manifest.json").write_text("{not json", encoding="utf-8")
+        link = settings.index_dir / "current"
+        link.unlink()
+        link.symlink_to(broken)
+        with caplog.at_level(logging.WARNING):
+            api.wait_for(lambda: "cannot be served" in caplog.text)
+        assert answerer.index.path == serving
+        api.push_message(32, "盘锦市图书馆新馆藏书多少册?")
+        assert "一百二十万册" in last_text(api, 32)
