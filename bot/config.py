@@ -46,6 +46,7 @@ class TelegramSettings:
     webhook_listen: str
     webhook_port: int
     index_watch_seconds: float = 10.0  # how often a new build is looked for (0: never)
+    webhook_secret: str = ""  # Telegram sends it with every webhook update; random per start when empty
 
     @classmethod
     def from_env(cls) -> "TelegramSettings":
@@ -71,6 +72,7 @@ class TelegramSettings:
             webhook_listen=env("TELEGRAM_WEBHOOK_LISTEN") or "0.0.0.0",
             webhook_port=_int("TELEGRAM_WEBHOOK_PORT", 8443),
             index_watch_seconds=_float("INDEX_WATCH_SECONDS", 10.0),
+            webhook_secret=env("TELEGRAM_WEBHOOK_SECRET"),
         )
 
 

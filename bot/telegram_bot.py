@@ -319,6 +319,19 @@ def protect_logs(token: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def webhook_arguments(settings: TelegramSettings) -> dict:
+    """Where the webhook listens and what Telegram is told; updates without the secret token
+    (anyone else posting to the public URL) are refused by PTB with 403."""
+    import secrets
+
+    return dict(
+        listen=settings.webhook_listen, port=settings.webhook_port, url_path="telegram",
+        webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
+        secret_token=settings.webhook_secret or secrets.token_urlsafe(32),
+        allowed_updates=Update.ALL_TYPES,
+    )
+
+
 def run(index_dir: Path) -> int:
     """The production entry point: polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
     try:
@@ -332,10 +345,7 @@ def run(index_dir: Path) -> int:
     application = build_application(answerer, settings)
     log.info("Serving %d passages from %s", len(answerer.index.passages), index_dir)
     if settings.webhook_url:
-        application.run_webhook(
-            listen=settings.webhook_listen, port=settings.webhook_port,
-            url_path="telegram", webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
-        )
+        application.run_webhook(**webhook_arguments(settings))
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0

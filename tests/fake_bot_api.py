@@ -26,6 +26,8 @@ class FakeBotApi:
         self.calls: list[tuple[str, dict]] = []
         self.call_times: list[float] = []  # time.perf_counter() of each call, for the load bench
         self.failures: dict[str, deque[int]] = defaultdict(deque)
+        self.webhook: tuple[str, str] | None = None  # (url, secret token) once setWebhook was called
+        self.webhook_statuses: list[int] = []  # the bot's HTTP answers to the updates posted to it
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
         self._lock = threading.Lock()
@@ -89,6 +91,13 @@ class FakeBotApi:
         self._add_update({"message": message})
         return message
 
+    def post_to_webhook(self, body: dict, secret: str) -> int:
+        """An update POSTed with a given secret (say, a stranger's guess): the HTTP status."""
+        url, _ = self.webhook
+        update = {"update_id": next(self._update_ids), **body}
+        asyncio.run_coroutine_threadsafe(self._post_update(update, url, secret), self._loop).result(10)
+        return self.webhook_statuses[-1]
+
     def push_callback(self, user_id: int, message: dict, data: str) -> None:
         self._add_update({"callback_query": {
             "id": str(next(self._message_ids)), "from": {"id": user_id, "is_bot": False, "first_name": "u"},
@@ -117,7 +126,20 @@ class FakeBotApi:
     # --- the Bot API ----------------------------------------------------------------------
     def _add_update(self, body: dict) -> None:
         with self._lock:
-            self.updates.append({"update_id": next(self._update_ids), **body})
+            update = {"update_id": next(self._update_ids), **body}
+            webhook = self.webhook
+            if webhook is None:
+                self.updates.append(update)
+        if webhook is not None:  # as Telegram does once a webhook is set: POST it there
+            asyncio.run_coroutine_threadsafe(self._post_update(update, *webhook), self._loop).result(10)
+
+    async def _post_update(self, update: dict, url: str, secret: str) -> None:
+        import aiohttp
+
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=update, headers=headers) as response:
+                self.webhook_statuses.append(response.status)
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -136,7 +158,14 @@ class FakeBotApi:
         if status:
             return web.json_response({"ok": False, "error_code": status, "description": "Internal Server Error"}, status=status)
         if method == "getUpdates":
+            if self.webhook is not None:
+                return web.json_response({"ok": False, "error_code": 409, "description":
+                                          "Conflict: can't use getUpdates method while webhook is active"}, status=409)
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
+        if method == "setWebhook":
+            self.webhook = (str(params["url"]), str(params.get("secret_token") or ""))
+        elif method == "deleteWebhook":
+            self.webhook = None
         return web.json_response({"ok": True, "result": self._result(method, params)})
 
     async def _get_updates(self, params: dict) -> list[dict]:

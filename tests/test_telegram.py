@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -266,3 +267,52 @@ def test_a_new_build_is_served_without_restart_and_a_broken_one_never(api, encod
         assert answerer.index.path == serving
         api.push_message(32, "盘锦市图书馆新馆藏书多少册?")
         assert "一百二十万册" in last_text(api, 32)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class WebhookBot(RunningBot):
+    """The application in webhook mode, with the production webhook arguments."""
+
+    def __init__(self, application, settings):
+        super().__init__(application)
+        self.settings = settings
+
+    async def _main(self) -> None:
+        from bot.telegram_bot import webhook_arguments
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        arguments = webhook_arguments(self.settings)
+        async with self.application:
+            await self.application.post_init(self.application)
+            await self.application.start()
+            await self.application.updater.start_webhook(**arguments)
+            self._ready.set()
+            await self._stop.wait()
+            await self.application.updater.stop()
+            await self.application.stop()
+
+
+def test_webhook_mode_end_to_end_and_strangers_refused(api, answerer):
+    port = _free_port()
+    settings = settings_for(api, webhook_url=f"http://127.0.0.1:{port}", webhook_listen="127.0.0.1",
+                            webhook_port=port, webhook_secret="s3cret-token_for-tests")
+    with WebhookBot(build_application(answerer, settings), settings):
+        registered = api.wait_for(lambda: api.calls_of("setWebhook"))[-1]
+        assert registered["url"] == f"http://127.0.0.1:{port}/telegram"
+        assert registered["secret_token"] == "s3cret-token_for-tests"
+        api.push_message(41, "得胜村的村歌叫什么?")  # Telegram POSTs it to the webhook
+        assert "村歌" in last_text(api, 41)
+        assert api.webhook_statuses[-1] == 200
+        stranger = {"message": {"message_id": 1, "date": 0, "chat": {"id": 43, "type": "private"},
+                                "from": {"id": 43, "is_bot": False, "first_name": "x"}, "text": "得胜村的村歌叫什么?"}}
+        assert api.post_to_webhook(stranger, secret="guess") == 403
+        time.sleep(0.5)
+        assert not api.sent_to(43)
