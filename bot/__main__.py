@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="?", help="the question; omit to read stdin")
     ask.add_argument("--top-k", type=int, default=None, help="how many hits (default TOP_K or 3)")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument(
+        "--conversation", action="store_true",
+        help="stdin lines are one conversation: questions may follow up on the previous one (/new restarts)",
+    )
     evaluation = with_index(commands.add_parser("eval", help="measure answers against known ones"))
     evaluation.add_argument("file", type=Path, help="JSONL {q, a} or SQuAD-format JSON")
     evaluation.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             from . import ask
 
-            return ask.run(answerer, args.question, args.top_k, args.json)
+            return ask.run(answerer, args.question, args.top_k, args.json, conversation=args.conversation)
         from . import console
 
         return console.run(answerer)

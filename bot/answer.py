@@ -29,6 +29,11 @@ def confidence_note(answer: "Answer") -> str:
     return f"可信度较低 / low confidence ({answer.confidence:.0%}): check the quoted paragraph."
 
 
+def follow_up_line(answer: "Answer") -> str:
+    """Said above an answer that was read in the light of the previous question."""
+    return f"接上一问 / following up on: {answer.follow_up}" if answer.follow_up else ""
+
+
 def citation(article: str, section: str, paragraph: int, part: int = 0) -> str:
     """``title · section · 第N段``: how every front-end cites a paragraph (and which part of it,
     for a paragraph too long to be one passage)."""
@@ -128,6 +133,8 @@ class Answer:
     # estimated probability that the first excerpt answers the question (None: not estimated)
     confidence: float | None = None
     evidence: Evidence | None = field(default=None, repr=False)  # what the confidence came from
+    follow_up: str = ""  # the article title this answer followed up on (a question leaning on the last)
+    context_words: list[str] = field(default_factory=list)  # the previous turn's words it was asked with
 
 
     def to_json(self) -> dict:
@@ -138,6 +145,7 @@ class Answer:
             "elapsed_ms": round(self.elapsed_ms, 1),
             "hits": [hit.to_json() for hit in self.hits],
         }
+        data["follow_up"] = {"article": self.follow_up, "context": self.context_words} if self.follow_up else None
         if self.suggestions:
             data["suggestions"] = self.suggestions
         if self.notice:

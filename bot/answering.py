@@ -21,7 +21,7 @@ from .confidence import ConfidenceModel, Evidence, evidence
 from .config import AnswerSettings
 from .excerpt import Excerpt, ExcerptRanker, select_excerpts
 from .highlight import highlight_spans, question_words
-from .question import Question, parse_question
+from .question import Question, parse_question, with_context
 from .retrieval import Candidate, HybridRetriever, Retrieval
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,13 @@ class Answerer:
     def article(self, article_id: str) -> list[Passage]:
         return [self.index.passages[r] for r in self.index.by_article.rows(article_id)]
 
-    def answer(self, raw_question: str, top_k: int | None = None) -> Answer:
+    def answer(self, raw_question: str, top_k: int | None = None, context: list[str] | None = None) -> Answer:
+        """``context``: key words of the conversation's previous turn, for a follow-up question."""
         started = time.perf_counter()
         top_k = max(1, min(top_k or self.settings.top_k, MAX_HITS))
         question = parse_question(raw_question)
+        if context and question.text:
+            with_context(question, context)
 
         def finish(**fields) -> Answer:
             elapsed = (time.perf_counter() - started) * 1000
@@ -126,13 +129,18 @@ class Answerer:
                 hits=[], not_found=True,
                 problem="The question has only question words (what, 什么…): say what it is about.",
             )
-        query_vector = self.encoder.encode_query(question.simplified)
+        if question.context_words:  # one pass for the question in context and for the question alone
+            query_vector, own_vector = self.encoder.encode_queries([question.encoded_text, question.simplified])
+        else:
+            query_vector = own_vector = self.encoder.encode_query(question.simplified)
         retrieval = self.retriever.search(question, query_vector, limit=max(top_k, EXCERPT_POOL))
         candidates = retrieval.candidates
         titles = list(dict.fromkeys(self.index.passages[c.row].title for c in candidates))[:3]
         if not candidates:
             return finish(hits=[], not_found=True, suggestions=titles)
-        hits = self._hits(candidates[:top_k], question, query_vector)  # excerpts only for what is shown
+        # the context finds the passage; the sentence shown must answer the question itself
+        own = replace(question, context={}, context_words=[]) if question.context_words else question
+        hits = self._hits(candidates[:top_k], own, own_vector)  # excerpts only for what is shown
         found = self.evidence(question, retrieval, hits[0])
         confidence = self.confidence.probability(found) if self.confidence is not None else None
         if confidence is not None and confidence < self.min_confidence:

@@ -1,7 +1,8 @@
 """``python -m bot console``: ask questions in a terminal.
 
 On a terminal: line editing and history (readline), coloured highlights, and commands
-``/help``, ``/more``, ``/source N``, ``/quit``. With stdin not a terminal it answers each
+``/help``, ``/more``, ``/source N``, ``/new``, ``/quit``. A question that leans on the previous
+one is answered in its context (see ``conversation``); ``/new`` starts afresh. With stdin not a terminal it answers each
 input line and exits at end of input, so it can be scripted.
 """
 
@@ -13,12 +14,14 @@ from typing import TextIO
 
 from .answer import Answer
 from .answering import Answerer
+from .conversation import Conversation, ask
 from .render_text import render_answer, render_passage
 
 PAGE = 3
 HELP = """Ask a question about the articles, in Chinese or English.
   /more       further results for the last question
   /source N   the whole paragraph of result N
+  /new        a new conversation (the next question does not follow up on the last)
   /help       this text
   /quit       leave (Ctrl-D works too)"""
 
@@ -31,6 +34,7 @@ class ConsoleSession:
         self.colour = colour
         self.last: Answer | None = None
         self.shown = 0
+        self.conversation = Conversation()
 
     def handle(self, line: str) -> str | None:
         """The reply to one input line; ``None`` means the user wants to leave."""
@@ -43,15 +47,21 @@ class ConsoleSession:
             return self._more()
         if command == "/source":
             return self._source(argument.strip())
+        if command == "/new":
+            self.conversation = Conversation()
+            return "新的对话 / A new conversation: the next question stands on its own."
         if command.startswith("/") and len(command) > 1 and command[1:].isascii():
             return f"Unknown command {command}. " + HELP
         updated = self.answerer.reload_if_changed()
-        self.last = self.answerer.answer(line, top_k=10)
+        self.last = ask(self.answerer, self.conversation, line, top_k=10)
         self.shown = min(PAGE, len(self.last.hits))
-        reply = render_answer(self.last, colour=self.colour, hits=PAGE)
+        reply = self.render(self.last)
         if updated is not None:
             reply = f"(索引已更新 / index updated: {updated.manifest.passages} passages)\n" + reply
         return reply
+
+    def render(self, answer: Answer) -> str:
+        return render_answer(answer, colour=self.colour, hits=PAGE)
 
     def _more(self) -> str:
         if self.last is None or not self.last.hits:

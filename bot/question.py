@@ -54,6 +54,7 @@ ANSWER_TYPES = {
 EXPLANATION = re.compile(r"为什么|为何|原因|怎么|怎样|如何|什么是|是什么|\bwhy\b|\bhow\b|\bwhat is\b", re.I)
 
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
+CONTEXT_WEIGHT = 0.5  # a context word counts half as much as the question's own
 
 
 @dataclass
@@ -68,6 +69,10 @@ class Question:
     translated: dict[str, float] = field(default_factory=dict)
     translated_words: set[str] = field(default_factory=set)  # English terms the translations stand for
     simplified: str = ""  # ``text`` with traditional characters made simplified: searched and encoded
+    # the previous turn's key words, for a question that leans on it (bot/conversation.py):
+    # searched at CONTEXT_WEIGHT, and put before the question for the dense encoder
+    context_words: list[str] = field(default_factory=list)
+    context: dict[str, float] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -103,7 +108,14 @@ class Question:
         weights = {term: 1.0 for term in self.terms if term not in self.translated_words}
         for term, weight in self.translated.items():
             weights[term] = max(weights.get(term, 0.0), weight)
+        for term, weight in self.context.items():
+            weights.setdefault(term, weight)
         return weights
+
+    @property
+    def encoded_text(self) -> str:
+        """What the dense encoder reads: the question, after the context it leans on."""
+        return " ".join(self.context_words + [self.simplified]) if self.context_words else self.simplified
 
 
 def clean(raw: str) -> tuple[str, bool]:
@@ -136,3 +148,13 @@ def parse_question(raw: str) -> Question:
         if "date" in question.answer_types:
             question.answer_types.discard("number")
     return question
+
+
+def with_context(question: Question, words: list[str]) -> None:
+    """The previous turn's key words join the question's search terms at CONTEXT_WEIGHT."""
+    own = set(question.terms)
+    question.context_words = [w for w in words if w not in question.simplified]
+    for word in question.context_words:
+        for term in query_terms(word):
+            if term not in own:
+                question.context[term] = CONTEXT_WEIGHT

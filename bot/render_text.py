@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, confidence_note
+from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, confidence_note, follow_up_line
 
 BOLD_YELLOW, BOLD_GREEN_UNDERLINE, DIM, RESET = "\033[1;33m", "\033[1;4;32m", "\033[2m", "\033[0m"
 
@@ -30,6 +30,8 @@ def render_answer(answer: Answer, colour: bool = False, hits: int | None = None,
     if answer.problem:
         return answer.problem
     parts = [answer.notice] if answer.notice else []
+    if answer.follow_up and first == 0:
+        parts.append(f"{DIM}{follow_up_line(answer)}{RESET}" if colour else follow_up_line(answer))
     if answer.not_found:
         parts.append(NOT_FOUND)
         if answer.suggestions:

@@ -26,6 +26,7 @@ from telegram.ext import (
 
 from .answer import Answer
 from .answering import MAX_HITS, Answerer
+from .conversation import Conversations, ask
 from .config import SettingError, TelegramSettings
 from .telegram_render import answer_html, hits_on_page, page_count, passage_html, split_message
 
@@ -36,6 +37,7 @@ COMMANDS = [
     BotCommand("help", "How to ask / 使用帮助"),
     BotCommand("ask", "Ask a question / 提问"),
     BotCommand("about", "Articles, model and index / 关于语料"),
+    BotCommand("new", "A new conversation / 新的对话"),
 ]
 NON_TEXT_HINT = "I answer text questions about the articles. 请用文字提问。"
 REFUSAL = "Sorry, this bot is not available in this chat. 抱歉，本机器人不在此聊天中提供服务。"
@@ -80,6 +82,14 @@ class NewsBot:
         self.settings = settings
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.refused_chats: set[int] = set()
+        self.conversations = Conversations()  # in memory only, bounded, expiring
+
+    @staticmethod
+    def conversation_key(update: Update) -> tuple[int, int | None]:
+        """One conversation per private chat, and per user within a group."""
+        chat, user = update.effective_chat, update.effective_user
+        grouped = chat is not None and chat.type != "private"
+        return (chat.id if chat else 0, user.id if grouped and user else None)
 
     # --- access -------------------------------------------------------------------------
     async def _admitted(self, update: Update) -> bool:
@@ -116,7 +126,8 @@ class NewsBot:
         await update.effective_message.reply_text(
             "直接发送问题即可；在群组中请 @我、回复我的消息或使用 /ask 问题。\n"
             "Send a question as a message. In groups, mention me, reply to me, or use /ask.\n"
-            "Buttons: More results · Full paragraph. /about shows the corpus."
+            "Buttons: More results · Full paragraph. /about shows the corpus.\n"
+            "追问可以省略主语（它、那里……）；/new 开始新的对话。 A question may lean on the last one (it, there…); /new starts afresh."
         )
 
     async def about(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -184,8 +195,17 @@ class NewsBot:
         if user is not None and not self.rate.allow(user.id):
             await message.reply_text(SLOW_DOWN)
             return
-        answer = await asyncio.to_thread(self.answerer.answer, question, MAX_HITS)
+        conversation = self.conversations.get(self.conversation_key(update))
+        answer = await asyncio.to_thread(ask, self.answerer, conversation, question, MAX_HITS)
         await self._send_answer(message, answer)
+
+    async def new_conversation(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self._admitted(update):
+            return
+        self.conversations.reset(self.conversation_key(update))
+        await update.effective_message.reply_text(
+            "新的对话：下一个问题不再接上一问。 / A new conversation: the next question stands on its own."
+        )
 
     async def _send_answer(self, message: Message, answer: Answer) -> None:
         chunks = split_message(answer_html(answer, 0))
@@ -285,6 +305,7 @@ def build_application(answerer: Answerer, settings: TelegramSettings) -> Applica
     application.add_handler(CommandHandler("about", news.about))
     application.add_handler(CommandHandler("ask", news.ask_command))
     application.add_handler(CommandHandler("reload", news.reload))
+    application.add_handler(CommandHandler("new", news.new_conversation))
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, news.private_text))
     application.add_handler(MessageHandler(groups & filters.TEXT & ~filters.COMMAND, news.group_text))
     application.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.COMMAND, news.non_text))

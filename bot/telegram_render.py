@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, citation, confidence_note
+from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, citation, confidence_note, follow_up_line
 
 MESSAGE_LIMIT = 4096
 PAGE = 3
@@ -41,6 +41,8 @@ def answer_html(answer: Answer, page: int = 0) -> str:
     if answer.problem:
         return escape(answer.problem)
     lines = [escape(answer.notice)] if answer.notice else []
+    if answer.follow_up and page == 0:
+        lines.append(f"<i>{escape(follow_up_line(answer))}</i>")
     if answer.not_found:
         lines.append(NOT_FOUND)
         if answer.suggestions:

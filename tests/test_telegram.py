@@ -316,3 +316,26 @@ def test_webhook_mode_end_to_end_and_strangers_refused(api, answerer):
         assert api.post_to_webhook(stranger, secret="guess") == 403
         time.sleep(0.5)
         assert not api.sent_to(43)
+
+
+def test_follow_ups_per_chat_per_user_in_groups_and_new(api, bot):
+    api.push_message(51, "建设街道的党支部累计查摆了多少问题?")
+    last_text(api, 51)
+    api.push_message(51, "街道党工委书记是谁?")
+    reply = last_text(api, 51, count=2)
+    assert reply.startswith("<i>接上一问 / following up on: 党建引领") and "赵文星" in reply
+    # another chat asking the same words has its own (empty) conversation
+    api.push_message(52, "街道党工委书记是谁?")
+    assert "接上一问" not in last_text(api, 52)
+    # in a group, one user's thread is not another's
+    api.push_message(-200, "/ask 建设街道的党支部累计查摆了多少问题?", user_id=7, chat_type="group")
+    last_text(api, -200)
+    api.push_message(-200, "/ask 街道党工委书记是谁?", user_id=8, chat_type="group")
+    assert "接上一问" not in last_text(api, -200, count=2)
+    api.push_message(-200, "/ask 街道党工委书记是谁?", user_id=7, chat_type="group")
+    assert "赵文星" in last_text(api, -200, count=3) and "接上一问" in last_text(api, -200, count=3)
+    # /new starts afresh
+    api.push_message(51, "/new")
+    assert "新的对话" in last_text(api, 51, count=3)
+    api.push_message(51, "街道党工委书记是谁?")
+    assert "接上一问" not in last_text(api, 51, count=4)
