@@ -172,9 +172,11 @@ def ask(answerer, conversation: Conversation, raw: str, top_k: int | None = None
 def _ask(answerer, conversation: Conversation, raw: str, top_k: int | None) -> Answer:
     previous = conversation.last()
     alone = answerer.answer(raw, top_k)
-    answer, carried = alone, []
+    answer = alone
     if previous is not None and not alone.problem:
         reasons = refers_back(raw, previous)
+        if not reasons and (alone.confidence or 0.0) >= max(answerer.min_confidence, 0.5):
+            return _remember(answerer, conversation, raw, alone, previous)  # it stands alone: no second pass
         contextual = answerer.answer(raw, top_k, context=previous.words)
         if _better_in_context(alone, contextual, previous, reasons, answerer.min_confidence) and (
             reasons or not new_subject(answerer, raw, previous)
@@ -182,10 +184,14 @@ def _ask(answerer, conversation: Conversation, raw: str, top_k: int | None) -> A
             answer = contextual
             answer.follow_up = previous.title
             answer.context_words = list(previous.words)
+    return _remember(answerer, conversation, raw, answer, previous)
+
+
+def _remember(answerer, conversation: Conversation, raw: str, answer: Answer, previous: Turn | None) -> Answer:
     if answer.hits:
         first = answer.hits[0]
-        if previous is not None and first.article_id == previous.article_id:
-            carried = previous.words  # the same thread goes on: its subject stays in the words
+        # the same thread goes on: its subject stays among the words
+        carried = previous.words if previous is not None and first.article_id == previous.article_id else []
         conversation.turns.append(Turn(key_words(answerer, raw, answer, carried), first.article_id, first.article))
     return answer
 
