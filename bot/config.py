@@ -47,6 +47,12 @@ class TelegramSettings:
     webhook_port: int
     index_watch_seconds: float = 10.0  # how often a new build is looked for (0: never)
     webhook_secret: str = ""  # Telegram sends it with every webhook update; random per start when empty
+    api_base_file_url: str = ""  # where files are downloaded; empty: derived from api_base_url
+    max_upload_bytes: int = 20 * 1024 * 1024  # the largest document an admin may add
+
+    @property
+    def file_url(self) -> str:
+        return self.api_base_file_url or self.api_base_url.replace("/bot", "/file/bot")
 
     @classmethod
     def from_env(cls) -> "TelegramSettings":
@@ -73,6 +79,8 @@ class TelegramSettings:
             webhook_port=_int("TELEGRAM_WEBHOOK_PORT", 8443),
             index_watch_seconds=_float("INDEX_WATCH_SECONDS", 10.0),
             webhook_secret=env("TELEGRAM_WEBHOOK_SECRET"),
+            api_base_file_url=env("TELEGRAM_API_BASE_FILE_URL"),
+            max_upload_bytes=int(_float("TELEGRAM_MAX_UPLOAD_MB", 20.0) * 1024 * 1024),
         )
 
 

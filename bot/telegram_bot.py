@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import tempfile
 import time
 from collections import defaultdict, deque
+from dataclasses import replace
 from pathlib import Path
 
 from telegram import (
@@ -24,9 +26,12 @@ from telegram.ext import (
     ContextTypes, MessageHandler, filters,
 )
 
+from embeddings.config import IndexSettings
+
 from .answer import Answer
 from .answering import MAX_HITS, Answerer
 from .conversation import Conversations, ask
+from .uploads import CorpusFolder, UploadRejected, build_encoder
 from .config import SettingError, TelegramSettings
 from .telegram_render import answer_html, hits_on_page, page_count, passage_html, split_message
 
@@ -38,9 +43,11 @@ COMMANDS = [
     BotCommand("ask", "Ask a question / 提问"),
     BotCommand("about", "Articles, model and index / 关于语料"),
     BotCommand("new", "A new conversation / 新的对话"),
+    BotCommand("sources", "The corpus files / 语料文件"),
 ]
 NON_TEXT_HINT = "I answer text questions about the articles. 请用文字提问。"
 REFUSAL = "Sorry, this bot is not available in this chat. 抱歉，本机器人不在此聊天中提供服务。"
+ONLY_ADMINS_ADD = "Sorry, only the bot's admins can add articles; nothing was stored. 抱歉，只有管理员可以添加文章。"
 SLOW_DOWN = "Too many questions at once: please wait a minute. 提问太频繁，请稍后再试。"
 
 
@@ -83,6 +90,7 @@ class NewsBot:
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.refused_chats: set[int] = set()
         self.conversations = Conversations()  # in memory only, bounded, expiring
+        self.corpus: CorpusFolder | None = None  # set by build_application: where admins add files
 
     @staticmethod
     def conversation_key(update: Update) -> tuple[int, int | None]:
@@ -199,6 +207,76 @@ class NewsBot:
         answer = await asyncio.to_thread(ask, self.answerer, conversation, question, MAX_HITS)
         await self._send_answer(message, answer)
 
+    # --- the corpus, grown by admins --------------------------------------------------------
+    def _is_admin(self, update: Update) -> bool:
+        user = update.effective_user
+        return user is not None and user.id in self.settings.admins
+
+    async def document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self._admitted(update):
+            return
+        message = update.effective_message
+        if not self._is_admin(update):
+            await message.reply_text(ONLY_ADMINS_ADD)
+            return
+        document = message.document
+        name = document.file_name or "unnamed"
+        if document.file_size and document.file_size > self.settings.max_upload_bytes:
+            await message.reply_text(
+                f"{name} was not added: {document.file_size / 2**20:.1f} MB is over the "
+                f"{self.settings.max_upload_bytes / 2**20:.0f} MB limit (TELEGRAM_MAX_UPLOAD_MB)."
+            )
+            return
+        await message.reply_text(f"Received {name}: checking and indexing it. Questions are answered meanwhile.")
+        context.application.create_task(self._add(message, document), update=update)
+
+    async def _add(self, message: Message, document) -> None:
+        name = document.file_name or "unnamed"
+        with tempfile.TemporaryDirectory(prefix="newsqa-download-") as folder:
+            try:
+                telegram_file = await document.get_file()
+                downloaded = await telegram_file.download_to_drive(Path(folder) / "document")
+                change = await asyncio.to_thread(self.corpus.add, Path(downloaded), name)
+                await asyncio.to_thread(self.answerer.reload)
+            except UploadRejected as problem:
+                await message.reply_text(str(problem))
+                return
+            except Exception as error:  # noqa: BLE001 - the old index keeps serving in every case
+                log.warning("adding %s failed: %s", name, error)
+                await message.reply_text(f"{name} was not added ({type(error).__name__}: {error}); the index is unchanged.")
+                return
+        version = "a new version of that file" if change.replaced else "a new file"
+        await message.reply_text(
+            f"Added {change.name} ({version}): {change.articles} articles, {change.passages} passages. "
+            f"The index now holds {change.report.passages} passages."
+        )
+
+    async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self._admitted(update):
+            return
+        files = self.corpus.sources() if self.corpus else []
+        lines = [f"• {name} ({size / 1024:.0f} KB)" for name, size in files] or ["(none)"]
+        await update.effective_message.reply_text("Corpus files / 语料文件:\n" + "\n".join(lines))
+
+    async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self._admitted(update):
+            return
+        message = update.effective_message
+        if not self._is_admin(update):
+            await message.reply_text("Only admins can /remove files.")
+            return
+        name = " ".join(context.args or []).strip()
+        if not name:
+            await message.reply_text("Usage: /remove FILE_NAME (see /sources)")
+            return
+        try:
+            change = await asyncio.to_thread(self.corpus.remove, name)
+            await asyncio.to_thread(self.answerer.reload)
+        except UploadRejected as problem:
+            await message.reply_text(str(problem))
+            return
+        await message.reply_text(f"Removed {change.name}. The index now holds {change.report.passages} passages.")
+
     async def new_conversation(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not await self._admitted(update):
             return
@@ -272,8 +350,10 @@ def _question_of(message: Message | None) -> str:
     return text.strip()
 
 
-def build_application(answerer: Answerer, settings: TelegramSettings) -> Application:
+def build_application(answerer: Answerer, settings: TelegramSettings, corpus: CorpusFolder | None = None) -> Application:
+    """``corpus``: where admins' documents go (``None``: adding articles from the chat is off)."""
     news = NewsBot(answerer, settings)
+    news.corpus = corpus
 
     async def register_commands(application: Application) -> None:
         await application.bot.set_my_commands(COMMANDS)
@@ -291,7 +371,7 @@ def build_application(answerer: Answerer, settings: TelegramSettings) -> Applica
         ApplicationBuilder()
         .token(settings.token)
         .base_url(settings.api_base_url)
-        .base_file_url(settings.api_base_url.replace("/bot", "/file/bot"))
+        .base_file_url(settings.file_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)
         .post_init(register_commands)
@@ -306,6 +386,9 @@ def build_application(answerer: Answerer, settings: TelegramSettings) -> Applica
     application.add_handler(CommandHandler("ask", news.ask_command))
     application.add_handler(CommandHandler("reload", news.reload))
     application.add_handler(CommandHandler("new", news.new_conversation))
+    application.add_handler(CommandHandler("sources", news.sources))
+    application.add_handler(CommandHandler("remove", news.remove))
+    application.add_handler(MessageHandler(filters.Document.ALL, news.document))
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, news.private_text))
     application.add_handler(MessageHandler(groups & filters.TEXT & ~filters.COMMAND, news.group_text))
     application.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.COMMAND, news.non_text))
@@ -363,7 +446,9 @@ def run(index_dir: Path) -> int:
         return 2
     protect_logs(settings.token)
     answerer = Answerer.load(index_dir)
-    application = build_application(answerer, settings)
+    index_settings = replace(IndexSettings.from_env(), index_dir=Path(index_dir))
+    corpus = CorpusFolder(index_settings, encoder=build_encoder(answerer.encoder), max_bytes=settings.max_upload_bytes)
+    application = build_application(answerer, settings, corpus)
     log.info("Serving %d passages from %s", len(answerer.index.passages), index_dir)
     if settings.webhook_url:
         application.run_webhook(**webhook_arguments(settings))

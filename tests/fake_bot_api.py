@@ -28,6 +28,8 @@ class FakeBotApi:
         self.failures: dict[str, deque[int]] = defaultdict(deque)
         self.webhook: tuple[str, str] | None = None  # (url, secret token) once setWebhook was called
         self.webhook_statuses: list[int] = []  # the bot's HTTP answers to the updates posted to it
+        self.files: dict[str, bytes] = {}  # file_id -> content, served by getFile and /file/bot<token>/…
+        self.downloads: list[str] = []  # file paths the bot downloaded
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
         self._lock = threading.Lock()
@@ -44,6 +46,7 @@ class FakeBotApi:
             asyncio.set_event_loop(self._loop)
             app = web.Application()
             app.router.add_post("/bot{token}/{method}", self._handle)
+            app.router.add_get("/file/bot{token}/{path:.+}", self._download)
             self._runner = web.AppRunner(app, access_log=None)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -88,6 +91,22 @@ class FakeBotApi:
                                   "width": 512, "height": 512, "is_animated": False, "is_video": False}
         if reply_to:
             message["reply_to_message"] = reply_to
+        self._add_update({"message": message})
+        return message
+
+    def push_document(self, chat_id: int, name: str, content: bytes, *, user_id: int | None = None,
+                      mime_type: str = "application/octet-stream", chat_type: str = "private") -> dict:
+        """An admin (or anyone) sending a file: the bot sees a document, fetches it with getFile."""
+        file_id = f"doc{len(self.files) + 1}"
+        self.files[file_id] = content
+        user_id = user_id or chat_id
+        message = {
+            "message_id": next(self._message_ids), "date": int(time.time()),
+            "chat": {"id": chat_id, "type": chat_type, **({"title": "group"} if chat_type != "private" else {"first_name": "U"})},
+            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+            "document": {"file_id": file_id, "file_unique_id": file_id + "u", "file_name": name,
+                         "mime_type": mime_type, "file_size": len(content)},
+        }
         self._add_update({"message": message})
         return message
 
@@ -179,11 +198,26 @@ class FakeBotApi:
                 return pending
             await asyncio.sleep(0.02)
 
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        path = request.match_info["path"]
+        file_id = path.rsplit("/", 1)[-1]
+        if file_id not in self.files:
+            return web.Response(status=404)
+        with self._lock:
+            self.downloads.append(path)
+        return web.Response(body=self.files[file_id])
+
     def _result(self, method: str, params: dict):
         bot = {"id": BOT_ID, "is_bot": True, "first_name": "News", "username": BOT_USERNAME}
         if method == "getMe":
             return {**bot, "can_join_groups": True, "can_read_all_group_messages": False,
                     "supports_inline_queries": False}
+        if method == "getFile":
+            file_id = str(params.get("file_id"))
+            return {"file_id": file_id, "file_unique_id": file_id + "u", "file_size": len(self.files.get(file_id, b"")),
+                    "file_path": f"documents/{file_id}"}
         if method in ("sendMessage", "editMessageText"):
             chat_id = int(params.get("chat_id") or 0)
             message = {
