@@ -42,6 +42,7 @@ class Answerer:
         self.encoder = encoder
         self.settings = settings
         self._refused_build: Path | None = None
+        self._examples: tuple[Path | None, list[tuple[str, str]]] = (None, [])
         self.confidence = ConfidenceModel.load() if confidence is True else (confidence or None)
         self.ranker = ExcerptRanker.load()
         self.answer_spans = AnswerSpanModel.load()
@@ -95,6 +96,19 @@ class Answerer:
             return None
         log.info("now serving %s: %d passages", index.path.name, index.manifest.passages)
         return index
+
+    def examples(self, count: int = 3) -> list[tuple[str, str]]:
+        """Example questions from the serving corpus that this bot answers from their article
+        (made once per index: the checks cost an answer each)."""
+        from .examples import example_questions
+
+        if self._examples[0] != self.index.path:
+            def answered_from(question: str) -> str | None:
+                answer = self.answer(question)
+                return answer.hits[0].article_id if answer.hits else None
+
+            self._examples = (self.index.path, example_questions(self.index.passages, count, answered_from=answered_from))
+        return self._examples[1]
 
     def passage(self, passage_id: str) -> Passage | None:
         row = self.index.by_id.get(passage_id)

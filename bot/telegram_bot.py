@@ -116,15 +116,17 @@ class NewsBot:
         if not await self._admitted(update):
             return
         passages = self.answerer.index.passages
-        rows = random.Random(len(passages)).sample(range(len(passages)), min(30, len(passages)))
-        titles = list(dict.fromkeys(passages[row].title for row in rows))[:3]  # a few reads, at any size
-        examples = "\n".join(f"• {t}" for t in titles)
+        examples = await asyncio.to_thread(self.answerer.examples)
+        if examples:
+            shown = "例如 / e.g.:\n" + "\n".join(f"• {question}（{title}）" for question, title in examples)
+        else:  # no clause of the kind examples are made from: name some articles instead
+            rows = random.Random().sample(range(len(passages)), min(30, len(passages)))
+            titles = list(dict.fromkeys(passages[row].title for row in rows))[:3]
+            shown = "文章示例 / Some articles:\n" + "\n".join(f"• {t}" for t in titles)
         text = (
             "你好！我根据报纸文章回答问题：每个答案都是文章原文的摘录，并注明出处。\n"
             "Hello! I answer questions from newspaper articles with quotations only, each with "
-            "its source. Ask in Chinese or English.\n\n"
-            f"文章示例 / Some articles:\n{examples}\n\n"
-            "例如 / e.g.: 辽河禁渔期是什么时候？"
+            "its source. Ask in Chinese or English.\n\n" + shown
         )
         await update.effective_message.reply_text(text)
 

@@ -134,3 +134,20 @@ def test_ask_and_eval_commands_end_to_end(shipped_index, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "bot", "ask", "x", "--index", str(tmp_path / "none")],
                              env=env, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "python -m embeddings.build" in missing.stderr
+
+
+def test_start_examples_come_from_the_corpus_and_are_answered_from_their_article(answerer):
+    from bot.examples import example_questions
+
+    def answered_from(question: str) -> str | None:
+        answer = answerer.answer(question)
+        return answer.hits[0].article_id if answer.hits else None
+
+    by_title = {p.title: p.article_id for p in answerer.index.passages}
+    unchecked = [e for seed in range(4) for e in example_questions(answerer.index.passages, 3, seed=seed)]
+    assert len(unchecked) >= 8 and all(q.endswith("？") and ("多少" in q or "哪一年" in q) for q, _ in unchecked)
+    checked = [e for seed in range(4) for e in example_questions(answerer.index.passages, 3, seed, answered_from)]
+    assert len(checked) >= 8
+    for question, title in checked:
+        assert answered_from(question) == by_title[title], question
+    assert answerer.examples() and answerer.examples() is answerer.examples()  # made once per index

@@ -87,10 +87,13 @@ def last_text(api: FakeBotApi, chat_id: int, count: int = 1) -> str:
 def test_start_registers_commands_and_greets_in_both_languages(api, bot):
     commands = api.wait_for(lambda: api.calls_of("setMyCommands"))
     names = {c["command"] for c in json.loads(commands[0]["commands"])}
-    assert {"start", "help", "ask", "about"} <= names
+    assert {"start", "help", "ask", "about", "new", "sources"} <= names
     api.push_message(1, "/start")
     text = last_text(api, 1)
-    assert "你好" in text and "Hello" in text and "辽河禁渔期" in text
+    assert "你好" in text and "Hello" in text and "例如 / e.g.:\n• " in text
+    titles = {p.title for p in bot.application.bot_data["news"].answerer.index.passages}
+    examples = [line for line in text.splitlines() if line.startswith("• ")]
+    assert examples and all(line.rstrip("）").rsplit("（", 1)[1] in titles for line in examples)
 
 
 def test_chinese_question_gets_the_right_excerpt_with_bold_terms_and_buttons(api, bot):

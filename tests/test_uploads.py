@@ -104,3 +104,31 @@ def test_non_admins_get_one_polite_sentence_and_nothing_is_stored(api, newsroom)
     api.push_message(77, "/remove panjin-news-2019-06.md", user_id=77)
     assert "Only admins" in last_text(api, 77, count=2)
     assert not (corpus / "library.md").exists() and not api.downloads
+
+
+def test_questions_are_answered_from_the_old_index_while_a_build_runs(api, encoder, base_settings, tmp_path):
+    import threading
+
+    class SlowEncoder:
+        """The real encoder, made slow, so that the build is still running when a question comes."""
+
+        def __init__(self, inner):
+            self.inner, self.dimension, self.started = inner, inner.dimension, threading.Event()
+
+        def encode_passages(self, texts, progress=False):
+            self.started.set()
+            threading.Event().wait(3.0)
+            return self.inner.encode_passages(texts)
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = replace(base_settings, corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, progress=False, encoder=encoder)
+    answerer = Answerer(load_index(settings.index_dir), encoder, AnswerSettings())
+    slow = SlowEncoder(encoder)
+    with RunningBot(build_application(answerer, settings_for(api), CorpusFolder(settings, encoder=slow))):
+        api.push_document(ADMIN, "library.md", ARTICLE.encode("utf-8"))
+        assert slow.started.wait(30)
+        api.push_message(ADMIN, "得胜村的村歌叫什么?")
+        texts = replies(api, ADMIN, 3)
+        assert "放飞梦想" in texts[1] and texts[2].startswith("Added library.md")  # answered before the build ended
