@@ -7,9 +7,9 @@ is read as HTML and a renamed executable is refused instead of being fed to a pa
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..documents import Article
 from .errors import UnreadableFile, Warn
@@ -21,60 +21,21 @@ __all__ = ["FORMATS", "Format", "UnreadableFile", "Warn", "detect_format", "read
 class Format:
     name: str
     suffixes: tuple[str, ...]
-    read: Callable[[Path, str, Warn], list[Article]]
+    module: str  # the reader module in this package: ``read(path, source, warn) -> list[Article]``
+
+    def read(self, path: Path, source: str, warn: Warn) -> list[Article]:
+        # imported when first needed: a corpus of Markdown pages never loads lxml, pypdf or python-docx
+        return importlib.import_module(f"{__name__}.{self.module}").read(path, source, warn)
 
 
-def _markdown(path: Path, source: str, warn: Warn) -> list[Article]:
-    from . import markdown_page
-
-    return markdown_page.read(path, source, warn)
-
-
-def _plain_text(path: Path, source: str, warn: Warn) -> list[Article]:
-    from . import plain_text
-
-    return plain_text.read(path, source, warn)
-
-
-def _jsonl(path: Path, source: str, warn: Warn) -> list[Article]:
-    from . import jsonl_records
-
-    return jsonl_records.read(path, source, warn)
-
-
-def _csv(path: Path, source: str, warn: Warn) -> list[Article]:
-    from . import csv_export
-
-    return csv_export.read(path, source, warn)
-
-
-def _html(path: Path, source: str, warn: Warn) -> list[Article]:
-    from . import html_page
-
-    return html_page.read(path, source, warn)
-
-
-def _pdf(path: Path, source: str, warn: Warn) -> list[Article]:
-    from . import pdf_page
-
-    return pdf_page.read(path, source, warn)
-
-
-def _docx(path: Path, source: str, warn: Warn) -> list[Article]:
-    from . import docx_file
-
-    return docx_file.read(path, source, warn)
-
-
-# Imported lazily: a corpus of Markdown pages never loads lxml, pypdf or python-docx.
 FORMATS = (
-    Format("markdown", (".md", ".markdown"), _markdown),
-    Format("text", (".txt", ".text"), _plain_text),
-    Format("jsonl", (".jsonl", ".ndjson"), _jsonl),
-    Format("csv", (".csv", ".tsv"), _csv),
-    Format("html", (".html", ".htm", ".xhtml", ".shtml"), _html),
-    Format("pdf", (".pdf",), _pdf),
-    Format("docx", (".docx",), _docx),
+    Format("markdown", (".md", ".markdown"), "markdown_page"),
+    Format("text", (".txt", ".text"), "plain_text"),
+    Format("jsonl", (".jsonl", ".ndjson"), "jsonl_records"),
+    Format("csv", (".csv", ".tsv"), "csv_export"),
+    Format("html", (".html", ".htm", ".xhtml", ".shtml"), "html_page"),
+    Format("pdf", (".pdf",), "pdf_page"),
+    Format("docx", (".docx",), "docx_file"),
 )
 SUFFIXES = frozenset(suffix for kind in FORMATS for suffix in kind.suffixes)
 _BY_NAME = {kind.name: kind for kind in FORMATS}
