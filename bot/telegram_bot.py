@@ -390,7 +390,8 @@ def build_application(answerer: Answerer, settings: TelegramSettings, corpus: Co
     application.add_handler(CommandHandler("new", news.new_conversation))
     application.add_handler(CommandHandler("sources", news.sources))
     application.add_handler(CommandHandler("remove", news.remove))
-    application.add_handler(MessageHandler(filters.Document.ALL, news.document))
+    # documents only in a private chat: files shared in a group are the group's, not the corpus's
+    application.add_handler(MessageHandler(private & filters.Document.ALL, news.document))
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, news.private_text))
     application.add_handler(MessageHandler(groups & filters.TEXT & ~filters.COMMAND, news.group_text))
     application.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.COMMAND, news.non_text))

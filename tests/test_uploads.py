@@ -132,3 +132,11 @@ def test_questions_are_answered_from_the_old_index_while_a_build_runs(api, encod
         api.push_message(ADMIN, "得胜村的村歌叫什么?")
         texts = replies(api, ADMIN, 3)
         assert "放飞梦想" in texts[1] and texts[2].startswith("Added library.md")  # answered before the build ended
+
+
+def test_documents_shared_in_a_group_are_left_alone(api, newsroom):
+    corpus, _ = newsroom
+    api.push_document(-300, "minutes.md", ARTICLE.encode("utf-8"), user_id=ADMIN, chat_type="group")
+    api.push_message(-300, "/ask 得胜村的村歌叫什么?", user_id=ADMIN, chat_type="group")
+    assert "放飞梦想" in last_text(api, -300)
+    assert len(api.sent_to(-300)) == 1 and not api.downloads and not (corpus / "minutes.md").exists()
