@@ -34,7 +34,8 @@ from embeddings.text import fold
 from embeddings.text import CJK_CHAR
 
 from .answer import Answer
-from .question import CHINESE_FUNCTION, INTERROGATIVES, parse_question
+from .highlight import question_words
+from .question import CHINESE_FUNCTION, INTERROGATIVES, Question, parse_question
 
 TURNS_KEPT = 3
 EXPIRES_AFTER = 30 * 60.0
@@ -96,9 +97,8 @@ class Conversations:
         return len(self._open)
 
 
-def refers_back(raw: str, previous: Turn) -> list[str]:
+def refers_back(question: Question, previous: Turn) -> list[str]:
     """The evidence that a question leans on the previous turn (empty: it stands alone)."""
-    question = parse_question(raw)
     text = fold(question.simplified).strip()
     reasons = []
     words = [w for w in lexical.segmenter().cut(text) if w.strip()]
@@ -130,13 +130,9 @@ def _elided(words: list[str], i: int, earlier: str) -> bool:
     return not own_modifier
 
 
-def new_subject(answerer, raw: str, previous: Turn) -> list[str]:
+def new_subject(answerer, question: Question, previous: Turn) -> list[str]:
     """Words of the question that the corpus knows but the previous article does not: a
     question about something else (Desheng village after a question about cranes)."""
-    from .highlight import question_words
-
-    question = parse_question(raw)
-    answerer.retriever.translate(question, answerer.corpus_is_cjk)
     article = "".join(fold(p.title + p.text) for p in answerer.article(previous.article_id))
     weights = answerer.retriever.weights
     return sorted(
@@ -145,16 +141,12 @@ def new_subject(answerer, raw: str, previous: Turn) -> list[str]:
     )
 
 
-def key_words(answerer, raw: str, answer: Answer, carried: list[str]) -> list[str]:
+def key_words(answerer, question: Question, answer: Answer, carried: list[str]) -> list[str]:
     """The question's words that its answer's article holds (whole words, the longest of
     overlapping ones), rarest first, and the words carried from the turn this one went on from."""
-    from .highlight import question_words
-
     if not answer.hits:
         return []
     first = answer.hits[0]
-    question = parse_question(raw)
-    answerer.retriever.translate(question, answerer.corpus_is_cjk)
     article = fold(first.article + "".join(p.text for p in answerer.article(first.article_id)))
     found = [w for w in question_words(question) if len(w) >= 2 and fold(w) in article]
     words = list(dict.fromkeys(found + carried))
@@ -172,27 +164,32 @@ def ask(answerer, conversation: Conversation, raw: str, top_k: int | None = None
 def _ask(answerer, conversation: Conversation, raw: str, top_k: int | None) -> Answer:
     previous = conversation.last()
     alone = answerer.answer(raw, top_k)
+    if alone.problem:
+        return alone
+    question = parse_question(raw)  # parsed and translated once, for the evidence and the key words
+    answerer.retriever.translate(question, answerer.corpus_is_cjk)
     answer = alone
-    if previous is not None and not alone.problem:
-        reasons = refers_back(raw, previous)
+    if previous is not None:
+        reasons = refers_back(question, previous)
         if not reasons and (alone.confidence or 0.0) >= max(answerer.min_confidence, 0.5):
-            return _remember(answerer, conversation, raw, alone, previous)  # it stands alone: no second pass
+            return _remember(answerer, conversation, question, alone, previous)  # it stands alone: no second pass
         contextual = answerer.answer(raw, top_k, context=previous.words)
         if _better_in_context(alone, contextual, previous, reasons, answerer.min_confidence) and (
-            reasons or not new_subject(answerer, raw, previous)
+            reasons or not new_subject(answerer, question, previous)
         ):
             answer = contextual
             answer.follow_up = previous.title
             answer.context_words = list(previous.words)
-    return _remember(answerer, conversation, raw, answer, previous)
+    return _remember(answerer, conversation, question, answer, previous)
 
 
-def _remember(answerer, conversation: Conversation, raw: str, answer: Answer, previous: Turn | None) -> Answer:
+def _remember(answerer, conversation: Conversation, question: Question, answer: Answer,
+              previous: Turn | None) -> Answer:
     if answer.hits:
         first = answer.hits[0]
         # the same thread goes on: its subject stays among the words
         carried = previous.words if previous is not None and first.article_id == previous.article_id else []
-        conversation.turns.append(Turn(key_words(answerer, raw, answer, carried), first.article_id, first.article))
+        conversation.turns.append(Turn(key_words(answerer, question, answer, carried), first.article_id, first.article))
     return answer
 
 

@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable, Sequence
 
 from embeddings.documents import Passage
+from embeddings.text import CJK_CHAR
 
 _CLAUSE = re.compile(r"[^,，。；;！!？?：:“”\"（）()]+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)年")
 _LEADING = re.compile(r"^(据介绍|据了解|据悉|目前|其中|截至目前|同时|此外|今年以来|近年来|本报讯|并|而|且|还|也|又)\s*")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 MIN_CHARS, MAX_CHARS = 8, 32
 
 
@@ -51,7 +51,7 @@ def question_from(text: str, chooser: random.Random) -> str | None:
     chooser.shuffle(clauses)
     for clause in clauses:
         clause = _LEADING.sub("", clause)
-        if not (MIN_CHARS <= len(clause) <= MAX_CHARS) or len(_CJK.findall(clause)) < 6:
+        if not (MIN_CHARS <= len(clause) <= MAX_CHARS) or len(CJK_CHAR.findall(clause)) < 6:
             continue
         numbers = _NUMBER.findall(clause)
         if len(numbers) != 1:

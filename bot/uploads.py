@@ -21,6 +21,7 @@ from pathlib import Path
 from embeddings.build import BuildReport, build_index
 from embeddings.config import IndexSettings, ReadingSettings
 from embeddings.corpus import corpus_files, parse_file
+from embeddings.passages import passages_of
 from embeddings.readers import SUFFIXES, UnreadableFile
 
 MAX_NAME_CHARS = 100
@@ -78,8 +79,6 @@ class CorpusFolder:
                 articles = parse_file(staged, name, reading)
             except UnreadableFile as problem:
                 raise UploadRejected(f"{name} was not added: {problem}") from None
-        from embeddings.passages import passages_of
-
         passages = len(passages_of(articles, reading.passage_max_chars))
         with self._lock:
             target = self.folder / name
