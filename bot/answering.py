@@ -12,7 +12,8 @@ import numpy as np
 from embeddings.config import IndexSettings
 from embeddings.documents import Passage
 from embeddings.encoder import Encoder, query_encoder
-from embeddings.index_store import IndexUnavailable, KnowledgeIndex, current_build, load_index
+from embeddings.index_backend import IndexBackend, index_version, open_index
+from embeddings.index_store import IndexUnavailable
 from embeddings.text import CJK_CHAR
 
 from .answer import Answer, Hit
@@ -35,14 +36,14 @@ class Answerer:
     """Holds the encoder and one loaded index; ``reload`` swaps in a rebuilt index."""
 
     def __init__(
-        self, index: KnowledgeIndex, encoder: Encoder, settings: AnswerSettings,
-        confidence: ConfidenceModel | None | bool = True,
+        self, index: IndexBackend, encoder: Encoder, settings: AnswerSettings,
+        confidence: ConfidenceModel | None | bool = True, index_settings: IndexSettings | None = None,
     ):
         """``confidence=None`` answers everything (to collect training data for the model)."""
         self.encoder = encoder
         self.settings = settings
-        self._refused_build: Path | None = None
-        self._examples: tuple[Path | None, list[tuple[str, str]]] = (None, [])
+        self._refused_version: str | None = None
+        self._examples: tuple[str | None, list[tuple[str, str]]] = (None, [])
         self.confidence = ConfidenceModel.load() if confidence is True else (confidence or None)
         self.ranker = ExcerptRanker.load()
         self.answer_spans = AnswerSpanModel.load()
@@ -50,19 +51,21 @@ class Answerer:
         if self.confidence is not None:
             chosen = settings.min_confidence
             self.min_confidence = self.confidence.min_confidence if chosen is None else chosen
+        self.index_settings = index_settings or _settings_of(index)
         self._use(index)
 
     @classmethod
     def load(cls, index_dir: Path, settings: AnswerSettings | None = None) -> "Answerer":
         index_settings = replace(IndexSettings.from_env(), index_dir=Path(index_dir))
-        index = load_index(index_dir, expected_model=index_settings.model)
-        answerer = cls(index, query_encoder(index_settings), settings or AnswerSettings.from_env())
+        index = open_index(index_settings, expected_model=index_settings.model)
+        answerer = cls(index, query_encoder(index_settings), settings or AnswerSettings.from_env(),
+                       index_settings=index_settings)
         answerer.warm_up()
         return answerer
 
-    def _use(self, index: KnowledgeIndex) -> None:
+    def _use(self, index: IndexBackend) -> None:
         retriever = HybridRetriever(index, fusion=self.settings.fusion)
-        sample = "".join(p.text for p in index.passages[:50])
+        sample = "".join(p.text for p in index.sample_passages(50, seed=0))
         corpus_is_cjk = bool(sample) and len(CJK_CHAR.findall(sample)) / len(sample) > 0.3
         # one swap of three references: a question in flight sees the old or the new index
         self.index, self.retriever, self.corpus_is_cjk = index, retriever, corpus_is_cjk
@@ -71,30 +74,34 @@ class Answerer:
         """Load jieba's dictionary and run the encoder once, so the first user does not wait."""
         self.answer("盘锦 warm-up")
 
-    def reload(self, index_dir: Path | None = None) -> KnowledgeIndex:
+    def reload(self) -> IndexBackend:
         """Load the current build; on any problem the old index keeps serving (and it raises)."""
-        index = load_index(index_dir or self.index.path.parent.parent, expected_model=self.encoder.model_id)
+        index = open_index(self.index_settings, expected_model=self.encoder.model_id)
         self._use(index)
         return index
 
     @property
     def index_dir(self) -> Path:
-        return self.index.path.parent.parent  # INDEX_DIR/builds/<id>
+        return self.index_settings.index_dir
 
-    def reload_if_changed(self) -> KnowledgeIndex | None:
+    def reload_if_changed(self) -> IndexBackend | None:
         """Take up a build that ``python -m embeddings.build`` swapped in since (its ``current``
         pointer moved). Only complete builds are ever pointed to; one that fails to load is
         logged once and skipped, and the old index keeps serving."""
-        build = current_build(self.index_dir)
-        if build is None or build == self.index.path.resolve() or build == self._refused_build:
+        try:
+            version = index_version(self.index_settings)
+        except IndexUnavailable as problem:
+            log.warning("cannot check the index for a new build: %s", problem)
+            return None
+        if version is None or version == self.index.version or version == self._refused_version:
             return None
         try:
             index = self.reload()
         except IndexUnavailable as problem:
-            self._refused_build = build
-            log.warning("the new build %s cannot be served, keeping the old index: %s", build, problem)
+            self._refused_version = version
+            log.warning("the new build %s cannot be served, keeping the old index: %s", version, problem)
             return None
-        log.info("now serving %s: %d passages", index.path.name, index.manifest.passages)
+        log.info("now serving build %s: %d passages", index.manifest.build_id, index.manifest.passages)
         return index
 
     def examples(self, count: int = 3) -> list[tuple[str, str]]:
@@ -102,20 +109,20 @@ class Answerer:
         (made once per index: the checks cost an answer each)."""
         from .examples import example_questions
 
-        if self._examples[0] != self.index.path:
+        if self._examples[0] != self.index.version:
             def answered_from(question: str) -> str | None:
                 answer = self.answer(question)
                 return answer.hits[0].article_id if answer.hits else None
 
-            self._examples = (self.index.path, example_questions(self.index.passages, count, answered_from=answered_from))
+            self._examples = (self.index.version, example_questions(
+                self.index.sample_passages(60), count, answered_from=answered_from))
         return self._examples[1]
 
     def passage(self, passage_id: str) -> Passage | None:
-        row = self.index.by_id.get(passage_id)
-        return self.index.passages[row] if row is not None else None
+        return self.index.passage_by_id(passage_id)
 
     def article(self, article_id: str) -> list[Passage]:
-        return [self.index.passages[r] for r in self.index.by_article.rows(article_id)]
+        return self.index.article_passages(article_id)
 
     def answer(self, raw_question: str, top_k: int | None = None, context: list[str] | None = None) -> Answer:
         """``context``: key words of the conversation's previous turn, for a follow-up question."""
@@ -149,7 +156,7 @@ class Answerer:
             query_vector = own_vector = self.encoder.encode_query(question.simplified)
         retrieval = self.retriever.search(question, query_vector, limit=max(top_k, EXCERPT_POOL))
         candidates = retrieval.candidates
-        titles = list(dict.fromkeys(self.index.passages[c.row].title for c in candidates))[:3]
+        titles = list(dict.fromkeys(self.index.passage(c.row).title for c in candidates))[:3]
         if not candidates:
             return finish(hits=[], not_found=True, suggestions=titles)
         # the context finds the passage; the sentence shown must answer the question itself
@@ -173,14 +180,14 @@ class Answerer:
     def _hits(self, candidates: list[Candidate], question: Question, query_vector: np.ndarray) -> list[Hit]:
         rows = [c.row for c in candidates]
         excerpts = select_excerpts(
-            [(self.index.passages[r], self.index.sentence_vectors_of(r), self.retriever.sentence_terms(r)) for r in rows],
+            [(self.index.passage(r), self.index.sentence_vectors_of(r), self.retriever.sentence_terms(r)) for r in rows],
             query_vector, question, self.retriever.weights, self.ranker,
         )
         words = question_words(question)
         return [self._hit(c, excerpt, question, words) for c, excerpt in zip(candidates, excerpts)]
 
     def _hit(self, candidate: Candidate, excerpt: Excerpt, question: Question, words: set[str]) -> Hit:
-        passage = self.index.passages[candidate.row]
+        passage = self.index.passage(candidate.row)
         text = passage.text[excerpt.start : excerpt.end]
         highlights = highlight_spans(text, words)
         return Hit(
@@ -200,3 +207,11 @@ class Answerer:
                 "excerpt_dense": excerpt.dense,
             },
         )
+
+
+def _settings_of(index: IndexBackend) -> IndexSettings:
+    """The settings that reopen an index handed in already loaded (tests, benchmarks)."""
+    settings = IndexSettings.from_env()
+    if hasattr(index, "settings"):  # a Milvus index knows where it lives
+        return index.settings
+    return replace(settings, backend="faiss", index_dir=Path(index.path).parent.parent)  # INDEX_DIR/builds/<id>

@@ -283,6 +283,9 @@ def run(file: Path, index_dir: Path, as_json: bool, answerer_factory=Answerer.lo
     if refusal and distractors:
         print("error: --refusal and --distractors are separate protocols: use one", file=sys.stderr)
         return 2
+    if refusal and IndexSettings.from_env().backend != "faiss":
+        print("error: --refusal cuts a subset out of a FAISS index: run it with INDEX_BACKEND=faiss", file=sys.stderr)
+        return 2
     if refusal and file.suffix.lower() != ".json":
         print("error: --refusal takes a SQuAD-format .json file", file=sys.stderr)
         return 2

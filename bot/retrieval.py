@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeddings import lexical
-from embeddings.index_store import KnowledgeIndex
+from embeddings.index_backend import IndexBackend
 from embeddings.text import normalise
 
 from .question import Question
@@ -60,30 +60,32 @@ class Retrieval:
 
 
 class TermWeights:
-    """Inverse document frequencies from the BM25 index, for overlap and highlighting."""
+    """Inverse document frequencies from the index's BM25 statistics, for overlap and highlighting."""
 
-    def __init__(self, index: KnowledgeIndex):
-        self._frequencies = np.diff(np.asarray(index.bm25.scores["indptr"]))
-        self._vocabulary = index.bm25.vocab_dict
-        self._total = max(1, len(index.passages))
+    def __init__(self, index: IndexBackend):
+        self._index = index
+        self._total = max(1, index.passage_count)
         self._unseen = math.log(1 + (self._total + 0.5) / 0.5)
-        self._asked: dict[str, float] = {}
+        self._frequencies: dict[str, int] = {}
+
+    def prefetch(self, tokens) -> None:
+        """Asks the index once for the frequencies of many tokens (one round trip to a server)."""
+        wanted = [t for t in dict.fromkeys(tokens) if t and t not in self._frequencies]
+        if wanted:
+            if len(self._frequencies) > 100_000:
+                self._frequencies.clear()
+            self._frequencies.update(self._index.document_frequencies(wanted))
 
     def idf(self, token: str) -> float:
         """Computed when asked (and remembered for the tokens questions use): a vocabulary of
         millions of tokens is not copied into a second table."""
-        found = self._asked.get(token)
-        if found is None:
-            count = self.document_frequency(token)
-            found = math.log(1 + (self._total - count + 0.5) / (count + 0.5)) if count else self._unseen
-            if len(self._asked) > 100_000:
-                self._asked.clear()
-            self._asked[token] = found
-        return found
+        count = self.document_frequency(token)
+        return math.log(1 + (self._total - count + 0.5) / (count + 0.5)) if count else self._unseen
 
     def document_frequency(self, token: str) -> int:
-        column = self._vocabulary.get(token)
-        return int(self._frequencies[column]) if column is not None and column < len(self._frequencies) else 0
+        if token not in self._frequencies:
+            self.prefetch([token])
+        return self._frequencies.get(token, 0)
 
     def coverage(self, weighted: dict[str, float], present: set[str]) -> float:
         """idf-weighted share of the weighted terms found in ``present`` (0 when none weigh)."""
@@ -94,7 +96,7 @@ class TermWeights:
 
 
 class HybridRetriever:
-    def __init__(self, index: KnowledgeIndex, fusion: str = "weighted", depth: int = 50):
+    def __init__(self, index: IndexBackend, fusion: str = "weighted", depth: int = 50):
         if fusion not in FUSIONS:
             raise ValueError(f"FUSION={fusion!r}: use one of {', '.join(FUSIONS)}")
         self.index = index
@@ -107,21 +109,22 @@ class HybridRetriever:
     def passage_terms(self, row: int) -> set[str]:
         """Token sets are computed once per passage (jieba is the slow part of a question)."""
         if row not in self._passage_terms:
-            passage = self.index.passages[row]
+            passage = self.index.passage(row)
             self._passage_terms[row] = set(lexical.tokens(passage.title + " " + passage.text))
         return self._passage_terms[row]
 
     def sentence_terms(self, row: int) -> list[set[str]]:
         if row not in self._sentence_terms:
-            text = self.index.passages[row].text
-            spans = self.index.passages[row].sentences or [(0, len(text))]
+            passage = self.index.passage(row)
+            text = passage.text
+            spans = passage.sentences or [(0, len(text))]
             self._sentence_terms[row] = [set(lexical.tokens(text[a:b])) for a, b in spans]
         return self._sentence_terms[row]
 
     def knows(self, word: str) -> bool:
         """The corpus holds this Chinese word (all its character pairs are indexed)."""
         tokens = lexical.tokens(word)
-        return bool(tokens) and all(t in self.index.bm25.vocab_dict for t in tokens)
+        return bool(tokens) and all(self.weights.document_frequency(t) > 0 for t in tokens)
 
     def translate(self, question: Question, corpus_is_cjk: bool) -> None:
         """English words in a question about Chinese articles get Chinese search terms (CC-CEDICT);
@@ -141,17 +144,20 @@ class HybridRetriever:
         return self.weights.coverage(question.weighted_terms, self.passage_terms(row))
 
     def search(self, question: Question, query_vector: np.ndarray, limit: int = 10) -> Retrieval:
-        count = len(self.index.passages)
+        count = self.index.passage_count
         if count == 0:
             return Retrieval([])
         depth = min(self.depth, count)
-        dense_scores, dense_rows = self.index.dense.search(query_vector.reshape(1, -1), depth)
-        dense_order = [int(r) for r in dense_rows[0] if r >= 0]
-        bm25_all = self.index.bm25_scores(question.weighted_terms)
-        bm25_order = _top_rows(bm25_all, depth)
+        terms = question.weighted_terms
+        self.weights.prefetch(terms)
+        dense_order = [key for key, _ in self.index.dense_search(query_vector, depth)]
+        bm25_top, bm25_more = self.index.bm25_search(terms, depth, also=dense_order)
+        bm25_of = {**bm25_more, **dict(bm25_top)}
+        bm25_order = [key for key, _ in bm25_top]
 
         rows = list(dict.fromkeys(dense_order + bm25_order))
-        passage_dense = self.index.vectors[rows] @ query_vector
+        self.index.prefetch(rows)
+        passage_dense = self.index.passage_vectors(rows) @ query_vector
         sentence_dense = self._closest_sentences(rows, query_vector, passage_dense)
         mixed = (1 - SENTENCE_WEIGHT) * passage_dense + SENTENCE_WEIGHT * sentence_dense
         dense_of = dict(zip(rows, map(float, mixed)))
@@ -159,42 +165,41 @@ class HybridRetriever:
         sentence_of = dict(zip(rows, map(float, sentence_dense)))
         evidence = self.coverage(question, bm25_order[0]) if bm25_order else 0.0
         weight = lexical_weight(evidence)
-        fused = self._fuse(rows, dense_of, bm25_all, dense_order, bm25_order, weight)
+        fused = self._fuse(rows, dense_of, bm25_of, dense_order, bm25_order, weight)
         ranked = sorted(rows, key=lambda r: fused[r], reverse=True)
         dense_rank = {r: i for i, r in enumerate(dense_order)}
         bm25_rank = {r: i for i, r in enumerate(bm25_order)}
         candidates = []
         kept_texts: list[str] = []
         for row in ranked:
-            text = normalise(self.index.passages[row].text)
+            text = normalise(self.index.passage(row).text)
             if any(_near_duplicate(text, other) for other in kept_texts):
                 continue
             kept_texts.append(text)
             candidates.append(Candidate(
-                row, passage_of[row], float(bm25_all[row]), fused[row], self.coverage(question, row),
+                row, passage_of[row], bm25_of.get(row, 0.0), fused[row], self.coverage(question, row),
                 sentence_of[row], dense_rank.get(row, -1), bm25_rank.get(row, -1),
             ))
             if len(candidates) >= limit:
                 break
         top_dense = [passage_of[r] for r in dense_order[:2]] + [0.0, 0.0]
-        top_bm25 = [float(bm25_all[r]) for r in bm25_order[:2]] + [0.0, 0.0]
+        top_bm25 = [bm25_of[r] for r in bm25_order[:2]] + [0.0, 0.0]
         return Retrieval(candidates, weight, evidence, top_dense[0], top_dense[1], top_bm25[0], top_bm25[1])
 
     def _closest_sentences(self, rows: list[int], query_vector: np.ndarray, fallback: np.ndarray) -> np.ndarray:
         """Each row's best sentence similarity (its passage's own where it has no sentences)."""
-        starts = self.index.sentence_rows[rows]
-        counts = self.index.sentence_counts[rows].astype(np.int64)
-        if not counts.sum():
-            return np.asarray(fallback, dtype=np.float32)
-        picked = np.concatenate([np.arange(a, a + n) for a, n in zip(starts, counts)])
-        scores = self.index.sentence_vectors[picked] @ query_vector
         best = np.asarray(fallback, dtype=np.float32).copy()
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        blocks = [self.index.sentence_vectors_of(r) for r in rows]
+        counts = np.array([len(b) for b in blocks], dtype=np.int64)
+        if not counts.sum():
+            return best
+        scores = np.concatenate([b for b in blocks if len(b)]) @ query_vector
         has = counts > 0
-        best[has] = np.maximum.reduceat(scores, offsets[has]) if has.any() else best[has]
+        offsets = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
+        best[has] = np.maximum.reduceat(scores, offsets)
         return best
 
-    def _fuse(self, rows, dense_of, bm25_all, dense_order, bm25_order, weight) -> dict[int, float]:
+    def _fuse(self, rows, dense_of, bm25_of, dense_order, bm25_order, weight) -> dict[int, float]:
         if self.fusion == "rrf":
             dense_rank = {r: i for i, r in enumerate(dense_order)}
             bm25_rank = {r: i for i, r in enumerate(bm25_order)}
@@ -204,7 +209,7 @@ class HybridRetriever:
                 for r in rows
             }
         dense_values = np.array([dense_of[r] for r in rows])
-        bm25_values = np.array([bm25_all[r] for r in rows])
+        bm25_values = np.array([bm25_of.get(r, 0.0) for r in rows])
         return dict(zip(rows, (1 - weight) * _minmax(dense_values) + weight * _minmax(bm25_values)))
 
 
@@ -216,14 +221,6 @@ def lexical_weight(evidence: float) -> float:
     normalisation would otherwise blow a stray match up to the top score.
     """
     return LEXICAL_WEIGHT * min(1.0, evidence / FULL_EVIDENCE)
-
-
-def _top_rows(scores: np.ndarray, depth: int) -> list[int]:
-    """The ``depth`` best rows with a positive score, best first (a partial sort)."""
-    positive = np.flatnonzero(scores > 0)
-    if len(positive) > depth:
-        positive = positive[np.argpartition(-scores[positive], depth - 1)[:depth]]
-    return [int(r) for r in positive[np.argsort(-scores[positive], kind="stable")]]
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import tempfile
 import time
 from collections import defaultdict, deque
@@ -115,13 +114,11 @@ class NewsBot:
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not await self._admitted(update):
             return
-        passages = self.answerer.index.passages
         examples = await asyncio.to_thread(self.answerer.examples)
         if examples:
             shown = "例如 / e.g.:\n" + "\n".join(f"• {question}（{title}）" for question, title in examples)
         else:  # no clause of the kind examples are made from: name some articles instead
-            rows = random.Random().sample(range(len(passages)), min(30, len(passages)))
-            titles = list(dict.fromkeys(passages[row].title for row in rows))[:3]
+            titles = list(dict.fromkeys(p.title for p in self.answerer.index.sample_passages(30)))[:3]
             shown = "文章示例 / Some articles:\n" + "\n".join(f"• {t}" for t in titles)
         text = (
             "你好！我根据报纸文章回答问题：每个答案都是文章原文的摘录，并注明出处。\n"
@@ -452,7 +449,7 @@ def run(index_dir: Path) -> int:
     index_settings = replace(IndexSettings.from_env(), index_dir=Path(index_dir))
     corpus = CorpusFolder(index_settings, encoder=build_encoder(answerer.encoder), max_bytes=settings.max_upload_bytes)
     application = build_application(answerer, settings, corpus)
-    log.info("Serving %d passages from %s", len(answerer.index.passages), index_dir)
+    log.info("Serving %d passages from %s", answerer.index.passage_count, index_dir)
     if settings.webhook_url:
         application.run_webhook(**webhook_arguments(settings))
     else:

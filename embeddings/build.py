@@ -44,7 +44,7 @@ class BuildReport:
     encoded: int
     seconds: float
     peak_memory_mb: float
-    index_path: Path | None
+    index_path: Path | str | None  # a build folder, or a Milvus collection
     up_to_date: bool
     full_reason: str = ""
     skipped: tuple[str, ...] = ()
@@ -118,6 +118,8 @@ def _build(settings: IndexSettings, full: bool, progress: bool, encoder: Encoder
             f"no readable articles in {settings.corpus_dir} ({skipped}): add articles or set CORPUS_DIR"
         )
     fingerprint = corpus_fingerprint(settings.corpus_dir)
+    if settings.backend == "milvus":
+        return _build_milvus(settings, parsed, fingerprint, full, progress, encoder, started)
     previous, full_reason = (None, "--full") if full else _previous(settings.index_dir)
     same_model = previous is not None and (
         previous.manifest.model, previous.manifest.query_prompt, previous.manifest.passage_prompt,
@@ -184,6 +186,31 @@ def _build(settings: IndexSettings, full: bool, progress: bool, encoder: Encoder
         [lexical.tokens(p.title + " " + p.text) for p in parsed.passages],
     )
     return report(encoded=len(missing), index_path=path, up_to_date=False)
+
+
+def _build_milvus(settings, parsed, fingerprint: str, full: bool, progress: bool,
+                  encoder: Encoder | None, started: float) -> BuildReport:
+    from .milvus_build import update_collection
+
+    def encode(texts: list[str]) -> tuple[np.ndarray, int]:
+        model = encoder or Encoder(settings)
+        simplified = [to_simplified(text) for text in texts]
+        return np.asarray(model.encode_passages(simplified, progress=progress), dtype=np.float32), model.dimension
+
+    manifest = Manifest(
+        model=settings.model, dimension=0, corpus_fingerprint=fingerprint,
+        query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
+        files=len(parsed.files), articles=len(parsed.articles), passages=len(parsed.passages),
+        sentences=sum(len(p.sentences) for p in parsed.passages), skipped=list(parsed.skipped),
+    )
+    update = update_collection(settings, parsed.passages, manifest, full, encode, progress)
+    return BuildReport(
+        files=len(parsed.files), articles=len(parsed.articles), passages=len(parsed.passages),
+        sentences=manifest.sentences, added=update.added, changed=update.changed, removed=update.removed,
+        encoded=update.encoded, seconds=time.perf_counter() - started, peak_memory_mb=_peak_memory_mb(),
+        index_path=update.location, up_to_date=update.up_to_date, full_reason=update.full_reason,
+        skipped=tuple(parsed.skipped),
+    )
 
 
 def _peak_memory_mb() -> float:

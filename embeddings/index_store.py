@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -101,9 +102,65 @@ class KnowledgeIndex:
         self.by_id = RowsByKey(self.passage_ids)
         self.by_article = RowsByKey(self.article_ids)
 
+    # --- the IndexBackend interface (embeddings/index_backend.py); a key is a row here ----------
+
+    @property
+    def version(self) -> str:
+        return str(self.path.resolve())
+
+    @property
+    def passage_count(self) -> int:
+        return len(self.passages)
+
+    def dense_search(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        scores, rows = self.dense.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), limit)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+    def bm25_search(
+        self, weighted_tokens: dict[str, float], limit: int, also: Iterable[int] = (),
+    ) -> tuple[list[tuple[int, float]], dict[int, float]]:
+        scores = self.bm25_scores(weighted_tokens)
+        positive = np.flatnonzero(scores > 0)
+        if len(positive) > limit:
+            positive = positive[np.argpartition(-scores[positive], limit - 1)[:limit]]
+        best = positive[np.argsort(-scores[positive], kind="stable")]
+        return [(int(r), float(scores[r])) for r in best], {int(r): float(scores[r]) for r in also}
+
+    def passage(self, key: int) -> Passage:
+        return self.passages[key]
+
+    def passage_vectors(self, keys: list[int]) -> np.ndarray:
+        return np.asarray(self.vectors[keys], dtype=np.float32)
+
     def sentence_vectors_of(self, row: int) -> np.ndarray:
         start = int(self.sentence_rows[row])
         return np.asarray(self.sentence_vectors[start : start + int(self.sentence_counts[row])])
+
+    def prefetch(self, keys: list[int]) -> None:
+        """Rows are read on demand from memory maps: nothing to gather first."""
+
+    def document_frequencies(self, tokens: Iterable[str]) -> dict[str, int]:
+        indptr = self.bm25.scores["indptr"]
+        found = {}
+        for token in tokens:
+            column = self.bm25.vocab_dict.get(token)
+            found[token] = int(indptr[column + 1] - indptr[column]) if column is not None and column + 1 < len(indptr) else 0
+        return found
+
+    def passage_by_id(self, passage_id: str) -> Passage | None:
+        row = self.by_id.get(passage_id)
+        return self.passages[row] if row is not None else None
+
+    def article_passages(self, article_id: str) -> list[Passage]:
+        return [self.passages[r] for r in self.by_article.rows(article_id)]
+
+    def sample_passages(self, count: int, seed: int | None = None) -> list[Passage]:
+        """Passages from across the corpus (the same ones for the same seed)."""
+        rows = random.Random(seed).sample(range(len(self.passages)), min(count, len(self.passages)))
+        return [self.passages[r] for r in sorted(rows)]
+
+    def iter_passages(self) -> Iterator[Passage]:
+        return iter(self.passages)
 
     def bm25_scores(self, weighted_tokens: dict[str, float] | list[str]) -> np.ndarray:
         """BM25 scores of every passage, each query token's contribution times its weight.

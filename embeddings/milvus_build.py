@@ -1,0 +1,249 @@
+"""Writes a parsed corpus into Milvus incrementally: upserts for new and changed passages,
+deletes for removed ones, document frequencies adjusted by the difference, and the manifest
+(model, prompts, build id) stored as a property of the collection.
+
+Unlike the FAISS backend, which swaps in a complete new build, a Milvus collection is updated in
+place: a question asked during an update may see some of the new passages before the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import lexical
+from .config import IndexSettings
+from .documents import Passage, stable_id
+from .index_store import ANN_MIN_PASSAGES, FORMAT_VERSION, Manifest
+from .milvus_index import (
+    BM25_B, BM25_K1, SENTENCES, TERMS, _count, _keys_filter, connect, manifest_properties,
+    passage_key, scan, stored_manifest, stored_tokens,
+)
+
+log = logging.getLogger("embeddings.build")
+
+WRITE_BATCH = 256
+MAX_TOKEN_CHARS = 256
+
+
+@dataclass
+class MilvusUpdate:
+    added: int
+    changed: int
+    removed: int
+    encoded: int
+    up_to_date: bool
+    full_reason: str
+    location: str
+
+
+def digest(passage: Passage) -> str:
+    """Names a passage's stored form: the same id with another digest is re-stated metadata."""
+    return stable_id(json.dumps(passage.to_json(), ensure_ascii=False, sort_keys=True))
+
+
+def update_collection(
+    settings: IndexSettings, passages: list[Passage], manifest: Manifest, full: bool,
+    encode: Callable[[list[str]], tuple[np.ndarray, int]], progress: bool,
+) -> MilvusUpdate:
+    """``encode(texts)`` gives their vectors and the model's dimension (the encoder is loaded
+    only when some text is new). ``manifest`` is filled in and stored."""
+    client = connect(settings)
+    name = settings.milvus_collection
+    location = f"Milvus {settings.milvus_location}, collection {name!r}"
+    previous = stored_manifest(client, name)
+    full_reason = _full_reason(client, name, previous, manifest, full)
+    if full_reason:
+        if full_reason != "no previous index":
+            log.warning("full build of %s: %s", location, full_reason)
+        for part in (name, name + SENTENCES, name + TERMS):
+            if client.has_collection(part):
+                client.drop_collection(part)
+        old: dict[str, str] = {}
+    else:
+        for part in (name, name + SENTENCES, name + TERMS):
+            client.load_collection(part)  # required after a reopen before any query
+        old = _stored_digests(client, name)
+
+    new = {p.id: p for p in passages}
+    gone_ids = [i for i in old if i not in new]
+    fresh = [p for p in passages if p.id not in old]
+    restated = [p for p in passages if p.id in old and old[p.id] != digest(p)]
+    gone = _stored_rows(client, name, [passage_key(i) for i in gone_ids + [p.id for p in restated]],
+                        ["key", "passage", "tokens", "dense"])
+    gone_passages = [Passage.from_json(r["passage"]) for r in gone if r["passage"]["id"] in set(gone_ids)]
+    slots = {(p.source, p.title, p.ordinal) for p in gone_passages}
+    changed = sum(1 for p in fresh if (p.source, p.title, p.ordinal) in slots)
+    added, removed = len(fresh) - changed, len(gone_ids) - changed
+    if previous is not None and not full_reason and not fresh and not gone_ids and not restated \
+            and previous.corpus_fingerprint == manifest.corpus_fingerprint:
+        return MilvusUpdate(0, 0, 0, 0, True, "", location)
+
+    texts = list(dict.fromkeys([p.text for p in fresh] + [t for p in fresh for t in _sentences(p)]))
+    vectors, dimension = encode(texts) if texts else (np.zeros((0, 0), dtype=np.float32), previous.dimension)
+    by_text = {stable_id(t): v for t, v in zip(texts, vectors)}
+    manifest.dimension = dimension
+    _ensure_collections(client, name, dimension, manifest, len(passages))
+
+    old_dense = {int(r["key"]): r["dense"] for r in gone}
+    rows, sentence_rows = [], []
+    for passage in fresh:
+        key = passage_key(passage.id)
+        rows.append(_passage_row(passage, key, by_text[stable_id(passage.text)]))
+        sentence_rows += [
+            {"id": f"{passage.id}-{i}", "passage_key": key, "position": i, "vector": by_text[stable_id(t)]}
+            for i, t in enumerate(_sentences(passage))
+        ]
+    rows += [_passage_row(p, passage_key(p.id), old_dense[passage_key(p.id)]) for p in restated]
+    _write(client, name, rows, progress, "passages")
+    _write(client, name + SENTENCES, sentence_rows, progress, "sentences")
+    if gone_ids:
+        keys = [passage_key(i) for i in gone_ids]
+        for start in range(0, len(keys), 1000):
+            client.delete(name, filter=_keys_filter("key", keys[start : start + 1000]))
+            client.delete(name + SENTENCES, filter=_keys_filter("passage_key", keys[start : start + 1000]))
+
+    frequencies: Counter[str] = Counter()
+    for row in rows:
+        frequencies.update(set(row["tokens"].split()))
+    for row in gone:
+        frequencies.subtract(set(row["tokens"].split()))
+    _apply_frequencies(client, name + TERMS, frequencies)
+
+    manifest.build_id = time.strftime("%Y%m%d-%H%M%S") + f"-milvus-{uuid.uuid4().hex[:6]}"
+    manifest.built_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    manifest.dense_index = previous.dense_index if previous is not None and not full_reason else manifest.dense_index
+    for part in (name, name + SENTENCES, name + TERMS):
+        client.flush(part)
+    manifest.passages = _count(client, name)
+    # the manifest goes last: its new build id tells serving bots to take up the update
+    client.alter_collection_properties(name, properties=manifest_properties(manifest))
+    return MilvusUpdate(added, changed, removed, len(texts), False, full_reason, location)
+
+
+def _full_reason(client, name: str, previous: Manifest | None, manifest: Manifest, full: bool) -> str:
+    if previous is None:
+        return "no previous index"
+    if full:
+        return "--full"
+    before = (previous.model, previous.query_prompt, previous.passage_prompt)
+    after = (manifest.model, manifest.query_prompt, manifest.passage_prompt)
+    if before != after:
+        return f"the model or its prompts changed ({before!r} -> {after!r}): every passage is encoded again"
+    if previous.format_version != FORMAT_VERSION:
+        return f"the collection has format {previous.format_version}, this program writes {FORMAT_VERSION}"
+    if not all(client.has_collection(part) for part in (name + SENTENCES, name + TERMS)):
+        return "a part of the collection set is missing"
+    return ""
+
+
+def _sentences(passage: Passage) -> list[str]:
+    return [passage.text[start:end] for start, end in passage.sentences]
+
+
+def _passage_row(passage: Passage, key: int, vector) -> dict:
+    return {
+        "key": key, "passage_id": passage.id, "article_id": passage.article_id, "digest": digest(passage),
+        "passage": passage.to_json(), "tokens": stored_tokens(lexical.tokens(passage.title + " " + passage.text)),
+        "dense": np.asarray(vector, dtype=np.float32).tolist(),
+    }
+
+
+def _ensure_collections(client, name: str, dimension: int, manifest: Manifest, passages: int) -> None:
+    from pymilvus import DataType, Function, FunctionType
+
+    if not client.has_collection(name):
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("key", DataType.INT64, is_primary=True)
+        schema.add_field("passage_id", DataType.VARCHAR, max_length=16)
+        schema.add_field("article_id", DataType.VARCHAR, max_length=16)
+        schema.add_field("digest", DataType.VARCHAR, max_length=16)
+        schema.add_field("passage", DataType.JSON)
+        schema.add_field("tokens", DataType.VARCHAR, max_length=65_535, enable_analyzer=True,
+                         analyzer_params={"type": "standard"})
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dimension)
+        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                     input_field_names=["tokens"], output_field_names=["sparse"]))
+        indexes = client.prepare_index_params()
+        # exact search for a corpus a scan answers quickly, as the FAISS backend does; HNSW above
+        if passages < ANN_MIN_PASSAGES:
+            indexes.add_index(field_name="dense", index_type="FLAT", metric_type="IP")
+            manifest.dense_index = "flat"
+        else:
+            indexes.add_index(field_name="dense", index_type="HNSW", metric_type="IP",
+                              params={"params": {"M": 16, "efConstruction": 200}})
+            manifest.dense_index = "HNSW"
+        # parameters nested under "params": Milvus Lite silently ignores the flat form
+        indexes.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                          params={"params": {"bm25_k1": BM25_K1, "bm25_b": BM25_B}})
+        indexes.add_index(field_name="article_id", index_type="INVERTED")
+        client.create_collection(name, schema=schema, index_params=indexes)
+    if not client.has_collection(name + SENTENCES):
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=40)
+        schema.add_field("passage_key", DataType.INT64)
+        schema.add_field("position", DataType.INT64)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        indexes = client.prepare_index_params()
+        indexes.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        indexes.add_index(field_name="passage_key", index_type="INVERTED")
+        client.create_collection(name + SENTENCES, schema=schema, index_params=indexes)
+    if not client.has_collection(name + TERMS):
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("token", DataType.VARCHAR, is_primary=True, max_length=MAX_TOKEN_CHARS * 4)
+        schema.add_field("df", DataType.INT64)
+        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus requires a vector field
+        indexes = client.prepare_index_params()
+        indexes.add_index(field_name="unused", index_type="FLAT", metric_type="IP")
+        client.create_collection(name + TERMS, schema=schema, index_params=indexes)
+    for part in (name, name + SENTENCES, name + TERMS):
+        client.load_collection(part)
+
+
+def _stored_digests(client, name: str) -> dict[str, str]:
+    return {r["passage_id"]: r["digest"] for r in scan(client, name, ["passage_id", "digest"], _count(client, name))}
+
+
+def _stored_rows(client, name: str, keys: list[int], fields: list[str]) -> list[dict]:
+    rows: list[dict] = []
+    for start in range(0, len(keys), 1000):
+        batch = keys[start : start + 1000]
+        rows += client.query(name, filter=_keys_filter("key", batch), output_fields=fields, limit=len(batch))
+    return rows
+
+
+def _write(client, name: str, rows: list[dict], progress: bool, what: str) -> None:
+    """Always upsert: inserting an existing key overwrites in Lite but duplicates on a server."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(rows), desc=f"writing {what} to Milvus", unit=" rows",
+              disable=not progress or len(rows) < WRITE_BATCH) as bar:
+        for start in range(0, len(rows), WRITE_BATCH):
+            batch = rows[start : start + WRITE_BATCH]
+            client.upsert(name, batch)
+            bar.update(len(batch))
+
+
+def _apply_frequencies(client, name: str, delta: Counter[str]) -> None:
+    tokens = [t for t, change in delta.items() if change and len(t) <= MAX_TOKEN_CHARS]
+    current: dict[str, int] = {}
+    for start in range(0, len(tokens), 1000):
+        batch = tokens[start : start + 1000]
+        expression = "token in [" + ", ".join(json.dumps(t, ensure_ascii=False) for t in batch) + "]"
+        current.update((r["token"], int(r["df"])) for r in client.query(
+            name, filter=expression, output_fields=["token", "df"], limit=len(batch)))
+    counts = {t: current.get(t, 0) + delta[t] for t in tokens}
+    kept = [{"token": t, "df": n, "unused": [0.0, 0.0]} for t, n in counts.items() if n > 0]
+    dropped = [t for t, n in counts.items() if n <= 0 and t in current]
+    _write(client, name, kept, False, "terms")
+    for start in range(0, len(dropped), 1000):
+        batch = dropped[start : start + 1000]
+        client.delete(name, filter="token in [" + ", ".join(json.dumps(t, ensure_ascii=False) for t in batch) + "]")
