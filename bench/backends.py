@@ -70,6 +70,12 @@ def run_backend(backend: str, corpus: Path, cases, settings: IndexSettings, enco
     }
 
 
+def _cell(column: str, value) -> str:
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.2f}" if column.endswith("_s") else f"{value:.1f}" if column.startswith("latency") else f"{value:.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("questions", nargs="*", type=Path, default=[
@@ -88,7 +94,7 @@ def main() -> None:
         corpus, cases = corpus_and_cases(file, settings)
         results = {b: run_backend(b, corpus, cases, settings, encoder) for b in ("faiss", "milvus")}
         for backend, figures in results.items():
-            cells = [f"{figures[c]:.2f}" if isinstance(figures[c], float) else str(figures[c]) for c in columns]
+            cells = [_cell(c, figures[c]) for c in columns]
             print(f"| {file.name} | {backend} | " + " | ".join(cells) + " |")
         ratios = [
             f"{results['milvus'][c] / results['faiss'][c]:.2f}x" if c.endswith("_s") or c.startswith("latency")

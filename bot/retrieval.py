@@ -155,8 +155,11 @@ class HybridRetriever:
         bm25_of = {**bm25_more, **dict(bm25_top)}
         bm25_order = [key for key, _ in bm25_top]
 
-        rows = list(dict.fromkeys(dense_order + bm25_order))
-        self.index.prefetch(rows)
+        rows = self.index.prefetch(list(dict.fromkeys(dense_order + bm25_order)))
+        if len(rows) < len(set(dense_order) | set(bm25_order)):
+            present = set(rows)
+            dense_order = [r for r in dense_order if r in present]
+            bm25_order = [r for r in bm25_order if r in present]
         passage_dense = self.index.passage_vectors(rows) @ query_vector
         sentence_dense = self._closest_sentences(rows, query_vector, passage_dense)
         mixed = (1 - SENTENCE_WEIGHT) * passage_dense + SENTENCE_WEIGHT * sentence_dense

@@ -45,8 +45,9 @@ class IndexBackend(Protocol):
 
     def sentence_vectors_of(self, key: int) -> np.ndarray: ...
 
-    def prefetch(self, keys: list[int]) -> None:
-        """Read these passages and their vectors in one go (a round trip for a server)."""
+    def prefetch(self, keys: list[int]) -> list[int]:
+        """Read these passages and their vectors in one go (a round trip for a server); returns
+        the keys still in the index (an update may have removed one since the search)."""
 
     def document_frequencies(self, tokens: Iterable[str]) -> dict[str, int]: ...
 

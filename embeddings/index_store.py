@@ -136,8 +136,9 @@ class KnowledgeIndex:
         start = int(self.sentence_rows[row])
         return np.asarray(self.sentence_vectors[start : start + int(self.sentence_counts[row])])
 
-    def prefetch(self, keys: list[int]) -> None:
+    def prefetch(self, keys: list[int]) -> list[int]:
         """Rows are read on demand from memory maps: nothing to gather first."""
+        return keys
 
     def document_frequencies(self, tokens: Iterable[str]) -> dict[str, int]:
         indptr = self.bm25.scores["indptr"]

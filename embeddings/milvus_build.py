@@ -12,8 +12,9 @@ import json
 import logging
 import time
 import uuid
+from itertools import islice
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,26 +94,30 @@ def update_collection(
     _ensure_collections(client, name, dimension, manifest, len(passages))
 
     old_dense = {int(r["key"]): r["dense"] for r in gone}
-    rows, sentence_rows = [], []
-    for passage in fresh:
-        key = passage_key(passage.id)
-        rows.append(_passage_row(passage, key, by_text[stable_id(passage.text)]))
-        sentence_rows += [
-            {"id": f"{passage.id}-{i}", "passage_key": key, "position": i, "vector": by_text[stable_id(t)]}
-            for i, t in enumerate(_sentences(passage))
-        ]
-    rows += [_passage_row(p, passage_key(p.id), old_dense[passage_key(p.id)]) for p in restated]
-    _write(client, name, rows, progress, "passages")
-    _write(client, name + SENTENCES, sentence_rows, progress, "sentences")
+    frequencies: Counter[str] = Counter()
+
+    def passage_rows():
+        for passage in fresh + restated:
+            key = passage_key(passage.id)
+            vector = by_text[stable_id(passage.text)] if key not in old_dense else old_dense[key]
+            row = _passage_row(passage, key, vector)
+            frequencies.update(set(row["tokens"].split()))
+            yield row
+
+    def sentence_rows():
+        for passage in fresh:
+            for i, text in enumerate(_sentences(passage)):
+                yield {"id": f"{passage.id}-{i}", "passage_key": passage_key(passage.id), "position": i,
+                       "vector": by_text[stable_id(text)]}
+
+    # rows are made batch by batch: a million passages are never a million dictionaries at once
+    _write(client, name, passage_rows(), len(fresh) + len(restated), progress, "passages")
+    _write(client, name + SENTENCES, sentence_rows(), sum(len(p.sentences) for p in fresh), progress, "sentences")
     if gone_ids:
         keys = [passage_key(i) for i in gone_ids]
         for start in range(0, len(keys), 1000):
             client.delete(name, filter=_keys_filter("key", keys[start : start + 1000]))
             client.delete(name + SENTENCES, filter=_keys_filter("passage_key", keys[start : start + 1000]))
-
-    frequencies: Counter[str] = Counter()
-    for row in rows:
-        frequencies.update(set(row["tokens"].split()))
     for row in gone:
         frequencies.subtract(set(row["tokens"].split()))
     _apply_frequencies(client, name + TERMS, frequencies)
@@ -185,7 +190,7 @@ def _ensure_collections(client, name: str, dimension: int, manifest: Manifest, p
         indexes.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                           params={"params": {"bm25_k1": BM25_K1, "bm25_b": BM25_B}})
         indexes.add_index(field_name="article_id", index_type="INVERTED")
-        client.create_collection(name, schema=schema, index_params=indexes)
+        _create(client, name, schema, indexes)
     if not client.has_collection(name + SENTENCES):
         schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=40)
@@ -195,7 +200,7 @@ def _ensure_collections(client, name: str, dimension: int, manifest: Manifest, p
         indexes = client.prepare_index_params()
         indexes.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
         indexes.add_index(field_name="passage_key", index_type="INVERTED")
-        client.create_collection(name + SENTENCES, schema=schema, index_params=indexes)
+        _create(client, name + SENTENCES, schema, indexes)
     if not client.has_collection(name + TERMS):
         schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("token", DataType.VARCHAR, is_primary=True, max_length=MAX_TOKEN_CHARS * 4)
@@ -203,9 +208,16 @@ def _ensure_collections(client, name: str, dimension: int, manifest: Manifest, p
         schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus requires a vector field
         indexes = client.prepare_index_params()
         indexes.add_index(field_name="unused", index_type="FLAT", metric_type="IP")
-        client.create_collection(name + TERMS, schema=schema, index_params=indexes)
+        _create(client, name + TERMS, schema, indexes)
     for part in (name, name + SENTENCES, name + TERMS):
         client.load_collection(part)
+
+
+def _create(client, name: str, schema, indexes) -> None:
+    """The collection, then its indexes without waiting on them: they are empty at this point,
+    and pymilvus's wait asks for a timestamp service that Milvus Lite lacks (a logged error)."""
+    client.create_collection(name, schema=schema)
+    client.create_index(name, indexes, sync=False)
 
 
 def _stored_digests(client, name: str) -> dict[str, str]:
@@ -216,20 +228,26 @@ def _stored_rows(client, name: str, keys: list[int], fields: list[str]) -> list[
     rows: list[dict] = []
     for start in range(0, len(keys), 1000):
         batch = keys[start : start + 1000]
-        rows += client.query(name, filter=_keys_filter("key", batch), output_fields=fields, limit=len(batch))
+        rows += list(client.query(name, filter=_keys_filter("key", batch), output_fields=fields, limit=len(batch)))
     return rows
 
 
-def _write(client, name: str, rows: list[dict], progress: bool, what: str) -> None:
+def _write(client, name: str, rows: Iterable[dict], total: int, progress: bool, what: str) -> None:
     """Always upsert: inserting an existing key overwrites in Lite but duplicates on a server."""
     from tqdm import tqdm
 
-    with tqdm(total=len(rows), desc=f"writing {what} to Milvus", unit=" rows",
-              disable=not progress or len(rows) < WRITE_BATCH) as bar:
-        for start in range(0, len(rows), WRITE_BATCH):
-            batch = rows[start : start + WRITE_BATCH]
-            client.upsert(name, batch)
+    with tqdm(total=total, desc=f"writing {what} to Milvus", unit=" rows",
+              disable=not progress or total < WRITE_BATCH) as bar:
+        for batch in batched(rows, WRITE_BATCH):
+            client.upsert(name, list(batch))
             bar.update(len(batch))
+
+
+def batched(rows: Iterable[dict], size: int):
+    """itertools.batched, which Python 3.11 lacks."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _apply_frequencies(client, name: str, delta: Counter[str]) -> None:
@@ -243,7 +261,7 @@ def _apply_frequencies(client, name: str, delta: Counter[str]) -> None:
     counts = {t: current.get(t, 0) + delta[t] for t in tokens}
     kept = [{"token": t, "df": n, "unused": [0.0, 0.0]} for t, n in counts.items() if n > 0]
     dropped = [t for t, n in counts.items() if n <= 0 and t in current]
-    _write(client, name, kept, False, "terms")
+    _write(client, name, kept, len(kept), False, "terms")
     for start in range(0, len(dropped), 1000):
         batch = dropped[start : start + 1000]
         client.delete(name, filter="token in [" + ", ".join(json.dumps(t, ensure_ascii=False) for t in batch) + "]")

@@ -180,6 +180,7 @@ class MilvusIndex:
         self._count = count
         self._passages: OrderedDict[int, tuple[Passage, np.ndarray]] = OrderedDict()
         self._sentences: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: IndexSettings, expected_model: str | None = None) -> "MilvusIndex":
@@ -247,7 +248,7 @@ class MilvusIndex:
         scale = WEIGHT_STEPS * (BM25_K1 + 1)
         return [(int(hit["key"]), abs(float(hit["distance"])) / scale) for hit in found[0]]
 
-    def prefetch(self, keys: list[int]) -> None:
+    def prefetch(self, keys: list[int]) -> list[int]:
         wanted = [k for k in dict.fromkeys(keys) if k not in self._passages]
         for start in range(0, len(wanted), QUERY_BATCH):
             batch = wanted[start : start + QUERY_BATCH]
@@ -258,32 +259,40 @@ class MilvusIndex:
         wanted = [k for k in dict.fromkeys(keys) if k not in self._sentences]
         if wanted:
             self._read_sentences(wanted)
+        # a passage deleted by an update since the search found it is left out
+        return [k for k in keys if k in self._passages]
 
-    def _read_sentences(self, keys: list[int]) -> None:
-        for start in range(0, len(keys), QUERY_BATCH):
-            batch = keys[start : start + QUERY_BATCH]
+    def _read_sentences(self, keys: list[int], per_query: int = 100) -> None:
+        for start in range(0, len(keys), per_query):
+            batch = keys[start : start + per_query]
+            rows = self.client.query(self.name + SENTENCES, filter=_keys_filter("passage_key", batch),
+                                     output_fields=["passage_key", "position", "vector"], limit=MAX_QUERY_ROWS)
+            if len(rows) >= MAX_QUERY_ROWS and len(batch) > 1:  # very long passages: fewer at a time
+                self._read_sentences(batch, per_query=max(1, len(batch) // 4))
+                continue
             blocks: dict[int, list[tuple[int, list[float]]]] = {k: [] for k in batch}
-            for row in self.client.query(self.name + SENTENCES, filter=_keys_filter("passage_key", batch),
-                                         output_fields=["passage_key", "position", "vector"], limit=MAX_QUERY_ROWS):
+            for row in rows:
                 blocks[int(row["passage_key"])].append((int(row["position"]), row["vector"]))
             for key, block in blocks.items():
                 block.sort(key=lambda item: item[0])
                 vectors = np.asarray([v for _, v in block], dtype=np.float32).reshape(-1, self.manifest.dimension)
                 self._remember(self._sentences, key, vectors)
 
-    @staticmethod
-    def _remember(cache: OrderedDict, key: int, value) -> None:
-        cache[key] = value
-        cache.move_to_end(key)
-        while len(cache) > CACHED_PASSAGES:
-            cache.popitem(last=False)
+    def _remember(self, cache: OrderedDict, key: int, value) -> None:
+        with self._lock:  # the Telegram bot answers in several threads
+            cache[key] = value
+            cache.move_to_end(key)
+            while len(cache) > CACHED_PASSAGES:
+                cache.popitem(last=False)
 
     def _entry(self, key: int) -> tuple[Passage, np.ndarray]:
-        if key not in self._passages:
+        found = self._passages.get(key)
+        if found is None:
             self.prefetch([key])
-        if key not in self._passages:
+            found = self._passages.get(key)
+        if found is None:
             raise KeyError(f"passage {passage_id_of(key)} is not in the Milvus collection {self.name!r}")
-        return self._passages[key]
+        return found
 
     def passage(self, key: int) -> Passage:
         return self._entry(key)[0]
@@ -295,9 +304,11 @@ class MilvusIndex:
         return np.vstack([self._entry(k)[1] for k in keys])
 
     def sentence_vectors_of(self, key: int) -> np.ndarray:
-        if key not in self._sentences:
+        found = self._sentences.get(key)
+        if found is None:
             self._read_sentences([key])
-        return self._sentences[key]
+            found = self._sentences[key]
+        return found
 
     def document_frequencies(self, tokens: Iterable[str]) -> dict[str, int]:
         tokens = list(dict.fromkeys(tokens))
@@ -323,8 +334,12 @@ class MilvusIndex:
         return sorted((Passage.from_json(r["passage"]) for r in rows), key=lambda p: (p.ordinal, p.part))
 
     def sample_passages(self, count: int, seed: int | None = None) -> list[Passage]:
-        offset = random.Random(seed).randrange(max(1, self._count - count + 1))
-        rows = self.client.query(self.name, filter="", output_fields=["passage"], limit=count, offset=offset)
+        """Passages from a random point of the key space on (keys are hashes: a fair sample)."""
+        start = random.Random(seed).randrange(-(2**63), 2**63)
+        rows = list(self.client.query(self.name, filter=f"key >= {start}", output_fields=["passage"], limit=count))
+        if len(rows) < count:  # pymilvus's result lists do not concatenate: copy them first
+            rows += list(self.client.query(self.name, filter=f"key < {start}", output_fields=["passage"],
+                                           limit=count - len(rows)))
         return [Passage.from_json(r["passage"]) for r in rows]
 
     def iter_passages(self) -> Iterator[Passage]:

@@ -154,3 +154,28 @@ def test_a_second_process_on_a_lite_file_gets_a_clear_message(shipped_lite, tmp_
                             cwd=PROJECT_ROOT, env={**os.environ, "INDEX_BACKEND": "milvus"})
     assert result.returncode == 2
     assert "open in another process" in result.stderr and "MILVUS_URI" in result.stderr
+
+
+def test_an_admins_upload_in_telegram_is_indexed_in_milvus_lite(lite, encoder):
+    """The bot builds inside its own process, so Milvus Lite's one-process rule does not stand in
+    the way of admins adding articles from the chat."""
+    from bot.telegram_bot import build_application
+    from bot.uploads import CorpusFolder
+    from tests.fake_bot_api import FakeBotApi
+    from tests.test_telegram import ADMIN, TOKEN, RunningBot, settings_for
+    from tests.test_uploads import ARTICLE, replies
+
+    build_index(lite, progress=False, encoder=encoder)
+    answerer = Answerer(open_index(lite, expected_model=lite.model), encoder, AnswerSettings(), index_settings=lite)
+    folder = CorpusFolder(lite, encoder=encoder, max_bytes=1024 * 1024)
+    api = FakeBotApi(TOKEN).start()
+    try:
+        with RunningBot(build_application(answerer, settings_for(api, max_upload_bytes=1024 * 1024), folder)):
+            api.push_document(ADMIN, "library.md", ARTICLE.encode("utf-8"))
+            assert "The index now holds 47 passages." in replies(api, ADMIN, 2)[1]
+            api.push_message(ADMIN, "盘锦市图书馆新馆藏书多少册?")
+            assert "一百二十万册" in replies(api, ADMIN, 3)[2]
+            api.push_message(ADMIN, "/remove library.md")
+            assert replies(api, ADMIN, 4)[3] == "Removed library.md. The index now holds 46 passages."
+    finally:
+        api.stop()
