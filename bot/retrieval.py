@@ -133,6 +133,7 @@ class HybridRetriever:
             return
         from .translation import dictionary
 
+        self.weights.prefetch(t for word in dictionary().candidates(question.text) for t in lexical.tokens(word))
         for found in dictionary().translate(question.text, known=self.knows):
             for word in found.chinese:
                 for token in lexical.tokens(word):

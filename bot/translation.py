@@ -110,6 +110,18 @@ class EnglishChinese:
             at += self._longest_match(words, at, known, out) or 1
         return out
 
+    def candidates(self, text: str) -> set[str]:
+        """Every Chinese word ``translate`` may ask ``known`` about, so that an index behind a
+        network can be asked about them all at once."""
+        words = _WORD.findall(text)
+        found: set[str] = set()
+        for at, word in enumerate(words):
+            if word[:1].isupper() and word.lower() not in ENGLISH_STOP:
+                found.update(self.names(word))
+            for size in range(min(MAX_PHRASE_WORDS, len(words) - at), 0, -1):
+                found.update(self.lookup(" ".join(words[at : at + size]).lower()))
+        return found
+
     def _longest_match(self, words: list[str], at: int, known, out: list[Translation]) -> int:
         def add(english: str, candidates: list[str]) -> bool:
             """Keep the headwords the corpus holds, each weighted by how many of them there are."""
