@@ -85,8 +85,8 @@ class Answerer:
         return self.index_settings.index_dir
 
     def reload_if_changed(self) -> IndexBackend | None:
-        """Take up a build that ``python -m embeddings.build`` swapped in since (its ``current``
-        pointer moved). Only complete builds are ever pointed to; one that fails to load is
+        """Take up a build that ``python -m embeddings.build`` made since: FAISS's ``current``
+        pointer moved, or the Milvus collection's build id changed. One that fails to load is
         logged once and skipped, and the old index keeps serving."""
         try:
             version = index_version(self.index_settings)
