@@ -61,7 +61,11 @@ def test_numpy_tree_scores_equal_lightgbm_predict(model_file):
     rows = np.random.default_rng(7).normal(0, 0.5, (500, booster.num_feature()))
     rows[rows > 0.8] = 0.0
     rows[:20, :5] = np.nan
-    assert np.allclose(TreeEnsemble.from_model_string(trees).predict(rows), booster.predict(rows), atol=1e-9)
+    ensemble = TreeEnsemble.from_model_string(trees)
+    assert ensemble._bitmasks is not None  # the shipped models take the quick path
+    assert np.allclose(ensemble.predict(rows), booster.predict(rows), atol=1e-9)
+    assert np.allclose(ensemble._predict_by_walking(rows), booster.predict(rows), atol=1e-9)
+    assert np.allclose(ensemble.predict(rows[:1]), booster.predict(rows[:1]), atol=1e-9)
 
 
 @pytest.mark.parametrize("load, name", [(ExcerptRanker.load, "train_excerpt_ranker"),
