@@ -65,7 +65,32 @@ def main(argv: list[str] | None = None) -> int:
             answerer.answer(question, top_k=hits)
         print(f"{hits} hits: excerpt ranker {percentiles(ranker)}; answer spans {percentiles(spans)} "
               f"({len(ranker)} questions of {args.file.name})")
+    compare_tree_paths(answerer, questions[50:])
     return 0
+
+
+def compare_tree_paths(answerer, questions: list[str]) -> None:
+    """The trees of both rankers on the tables these questions made (10 hits), evaluated by
+    QuickScorer's bitmasks (what answering uses) and by walking them (the baseline), same run."""
+    tables = []
+    for model in (answerer.ranker.ranker, answerer.answer_spans.ranker):
+        original = model.scores
+
+        def keep(table, columns, _model=model, _original=original):
+            tables.append((_model, table[:, [columns.index(n) for n in _model.features]]))
+            return _original(table, columns)
+
+        model.scores = keep
+    for question in questions:
+        answerer.answer(question, top_k=10)
+    timings = {}
+    for path in ("predict", "_predict_by_walking"):
+        started = time.perf_counter()
+        for model, table in tables:
+            getattr(model.ensemble, path)(table)
+        timings[path] = (time.perf_counter() - started) * 1000 / len(questions)
+    print(f"tree evaluation per question (both rankers, 10 hits): bitmasks {timings['predict']:.2f} ms, "
+          f"walking {timings['_predict_by_walking']:.2f} ms: {timings['_predict_by_walking'] / timings['predict']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -166,6 +166,21 @@ def _is_content(word: str) -> bool:
     return len(word) >= 2 and bool(CJK_CHAR.search(word)) and word not in INTERROGATIVES
 
 
+def _nearest_mark(marks: np.ndarray, starts: list[int], lasts: list[int]) -> list[float]:
+    """For each span, the distance in characters from its first or last character to the nearest
+    highlighted one (40 when nothing is highlighted)."""
+    if not len(marks):
+        return [40.0] * len(starts)
+
+    def nearest(points: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(marks, points)
+        after = marks[np.minimum(at, len(marks) - 1)]
+        before = marks[np.maximum(at - 1, 0)]
+        return np.minimum(np.abs(after - points), np.abs(points - before))
+
+    return np.minimum(nearest(np.array(starts)), nearest(np.array(lasts))).astype(float).tolist()
+
+
 def _closeness(gaps: list[int]) -> float:
     """1 when adjacent, falling with the distance in characters; 0 when there is none."""
     usable = [g for g in gaps if g >= 0]
@@ -190,13 +205,12 @@ def span_table(
     # the question's words in the span's clause, as a share of all of them in the excerpt
     clause_of = np.cumsum([c in _CLAUSE_MARKS for c in text + " "])
     per_clause = np.bincount(clause_of[marks], minlength=clause_of[-1] + 1) if len(marks) else None
+    distances = _nearest_mark(marks, [s.start for s in spans], [s.end - 1 for s in spans])
     rows = []
-    for span in spans:
+    for span, distance in zip(spans, distances):
         piece = text[span.start : span.end]
         cjk = [c for c in piece if CJK_CHAR.match(c) or c.isalnum()]
         in_question = sum(c in question_chars for c in cjk) / len(cjk) if cjk else 1.0
-        distance = float(np.min(np.abs(marks - span.start))) if len(marks) else 40.0
-        distance = min(distance, float(np.min(np.abs(marks - (span.end - 1))))) if len(marks) else distance
         groups = {"bracketed": {"work", "noun"}}.get(span.group, {span.group})
         rows.append([
             *(float(g in groups) for g in GROUPS), float(span.group == "bracketed"),
@@ -205,8 +219,10 @@ def span_table(
             in_question, min(distance, 40.0) / 20.0,
             float(span.start > 0 and marked[span.start - 1] or (span.start > 1 and marked[span.start - 2])),
             float(marked[span.end] or (span.end + 1 < len(marked) and marked[span.end + 1])),
-            float(bool(before) and text[:span.start].endswith(before[-1:])) + float(len(before) == 2 and text[:span.start].endswith(before)),
-            float(bool(after) and text[span.end:].startswith(after[:1])) + float(len(after) == 2 and text[span.end:].startswith(after)),
+            float(bool(before) and text.endswith(before[-1:], 0, span.start))
+            + float(len(before) == 2 and text.endswith(before, 0, span.start)),
+            float(bool(after) and text.startswith(after[:1], span.end))
+            + float(len(after) == 2 and text.startswith(after, span.end)),
             float(span.start > 0 and text[span.start - 1] in _CUE_BEFORE),
             float(any(c.isdigit() for c in piece)), span.start / max(1, len(text)),
             float(per_clause[clause_of[span.start]] / len(marks)) if per_clause is not None else 0.0,

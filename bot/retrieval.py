@@ -8,6 +8,7 @@ min-max normalised scores.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -123,7 +124,7 @@ class HybridRetriever:
 
     def knows(self, word: str) -> bool:
         """The corpus holds this Chinese word (all its character pairs are indexed)."""
-        tokens = lexical.tokens(word)
+        tokens = word_tokens(word)
         return bool(tokens) and all(self.weights.document_frequency(t) > 0 for t in tokens)
 
     def translate(self, question: Question, corpus_is_cjk: bool) -> None:
@@ -133,7 +134,8 @@ class HybridRetriever:
             return
         from .translation import dictionary
 
-        self.weights.prefetch(t for word in dictionary().candidates(question.text) for t in lexical.tokens(word))
+        if self.index.round_trips:  # a server: one request for every word the dictionary may ask about
+            self.weights.prefetch(t for word in dictionary().candidates(question.text) for t in word_tokens(word))
         for found in dictionary().translate(question.text, known=self.knows):
             for word in found.chinese:
                 for token in lexical.tokens(word):
@@ -215,6 +217,12 @@ class HybridRetriever:
         dense_values = np.array([dense_of[r] for r in rows])
         bm25_values = np.array([bm25_of.get(r, 0.0) for r in rows])
         return dict(zip(rows, (1 - weight) * _minmax(dense_values) + weight * _minmax(bm25_values)))
+
+
+@functools.lru_cache(maxsize=65_536)
+def word_tokens(word: str) -> tuple[str, ...]:
+    """The index tokens of a dictionary word (jieba is slow; the same words come back)."""
+    return tuple(lexical.tokens(word))
 
 
 def lexical_weight(evidence: float) -> float:

@@ -22,6 +22,7 @@ from .index_store import Manifest
 
 class IndexBackend(Protocol):
     manifest: Manifest
+    round_trips: bool  # each lookup costs a request (a server): callers batch what they can
 
     @property
     def version(self) -> str:

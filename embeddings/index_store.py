@@ -104,6 +104,8 @@ class KnowledgeIndex:
 
     # --- the IndexBackend interface (embeddings/index_backend.py); a key is a row here ----------
 
+    round_trips = False  # lookups are memory reads: no need to batch them
+
     @property
     def version(self) -> str:
         return str(self.path.resolve())

@@ -212,6 +212,8 @@ class MilvusIndex:
 
     # --- the IndexBackend interface -------------------------------------------------------
 
+    round_trips = True  # every lookup is a request to Milvus: batch them
+
     @property
     def version(self) -> str:
         return self.manifest.build_id
