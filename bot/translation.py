@@ -78,6 +78,9 @@ class EnglishChinese:
                 with partial.open("wb") as handle:
                     pickle.dump((self._senses, self._pinyin), handle, protocol=pickle.HIGHEST_PROTOCOL)
                 os.replace(partial, cached)
+                for stale in cached.parent.glob("cedict-*.pickle"):  # from a reinstalled dictionary
+                    if stale != cached:
+                        stale.unlink(missing_ok=True)
             except OSError:
                 pass
 

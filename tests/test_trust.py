@@ -37,8 +37,9 @@ def test_dictionary_phrases_first_names_by_pinyin_and_no_question_words(dictiona
 
 
 def test_dictionary_is_cached_after_the_first_parse(tmp_path):
+    (tmp_path / "cedict-1-2.pickle").write_bytes(b"a cache of a dictionary file since replaced")
     EnglishChinese(tmp_path)
-    assert len(list(tmp_path.glob("cedict-*.pickle"))) == 1
+    assert len(list(tmp_path.glob("cedict-*.pickle"))) == 1  # the stale one is gone
     again = EnglishChinese(tmp_path)
     assert "丹顶鹤" in again.lookup("red-crowned crane")
 
