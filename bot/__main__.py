@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             return telegram_bot.run(index_dir)
         from .answering import Answerer
 
-        answerer = Answerer.load(index_dir)
+        answerer = Answerer.load(index_dir, warm=args.command != "ask")
         if args.command == "ask":
             from . import ask
 

@@ -55,12 +55,14 @@ class Answerer:
         self._use(index)
 
     @classmethod
-    def load(cls, index_dir: Path, settings: AnswerSettings | None = None) -> "Answerer":
+    def load(cls, index_dir: Path, settings: AnswerSettings | None = None, warm: bool = True) -> "Answerer":
+        """``warm=False`` for a one-shot ``ask``: nobody waits on a second question."""
         index_settings = replace(IndexSettings.from_env(), index_dir=Path(index_dir))
         index = open_index(index_settings, expected_model=index_settings.model)
         answerer = cls(index, query_encoder(index_settings), settings or AnswerSettings.from_env(),
                        index_settings=index_settings)
-        answerer.warm_up()
+        if warm:
+            answerer.warm_up()
         return answerer
 
     def _use(self, index: IndexBackend) -> None:
