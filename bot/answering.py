@@ -28,6 +28,7 @@ from .retrieval import Candidate, HybridRetriever, Retrieval
 log = logging.getLogger(__name__)
 
 MAX_HITS = 10
+UNREACHABLE = "The articles cannot be searched right now (the index does not answer): try again in a minute."
 EXCERPT_POOL = 5  # candidates fetched at least: "not found" suggests titles, confidence compares them
 NEIGHBOURS = 5  # the best passage and the next ones, whose shared terms name the topic
 
@@ -146,6 +147,13 @@ class Answerer:
                 hits=[], not_found=True,
                 problem="The question has no words (only emoji, symbols or punctuation): ask it in words.",
             )
+        try:
+            return self._answer(question, top_k, finish)
+        except IndexUnavailable as problem:  # an index server gone away: say so, keep serving
+            log.warning("could not search the index: %s", problem)
+            return finish(hits=[], not_found=True, problem=UNREACHABLE)
+
+    def _answer(self, question: Question, top_k: int, finish) -> Answer:
         self.retriever.translate(question, self.corpus_is_cjk)
         if not question.weighted_terms and question.script != "other":
             return finish(

@@ -168,12 +168,36 @@ def _keys_filter(field: str, keys: list[int]) -> str:
     return f"{field} in [{', '.join(str(int(k)) for k in keys)}]"
 
 
+class _Requests:
+    """The client's searches and queries, a failure told as ``IndexUnavailable``: a server that
+    goes away while the bot serves gets "cannot search now", not a crash."""
+
+    def __init__(self, client, where: str):
+        self.client = client
+        self.where = where
+
+    def _call(self, method, args, kwargs):
+        try:
+            return method(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - pymilvus raises many kinds; the user's remedy is one
+            raise IndexUnavailable(f"{self.where} did not answer ({type(error).__name__}: {str(error)[:200]})") from error
+
+    def search(self, *args, **kwargs):
+        return self._call(self.client.search, args, kwargs)
+
+    def query(self, *args, **kwargs):
+        return self._call(self.client.query, args, kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.client, name)
+
+
 class MilvusIndex:
     """Reads one collection set; passages and their vectors are fetched for the candidates of a
     question in one query and kept in a bounded cache (keys name content, so it never goes stale)."""
 
     def __init__(self, client, settings: IndexSettings, manifest: Manifest, count: int):
-        self.client = client
+        self.client = _Requests(client, f"Milvus at {settings.milvus_location}")
         self.settings = settings
         self.name = settings.milvus_collection
         self.manifest = manifest

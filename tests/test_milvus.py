@@ -179,3 +179,17 @@ def test_an_admins_upload_in_telegram_is_indexed_in_milvus_lite(lite, encoder):
             assert replies(api, ADMIN, 4)[3] == "Removed library.md. The index now holds 46 passages."
     finally:
         api.stop()
+
+
+def test_a_server_that_stops_answering_gets_a_message_not_a_crash(shipped_lite, encoder, monkeypatch):
+    answerer = Answerer(open_index(shipped_lite), encoder, AnswerSettings(), index_settings=shipped_lite)
+    assert not answerer.answer("辽河禁渔期是什么时候？").not_found
+
+    def gone(*args, **kwargs):
+        raise ConnectionError("connection refused")
+
+    monkeypatch.setattr(answerer.index.client.client, "search", gone)
+    answer = answerer.answer("盘锦市有多少个社区党组织？")
+    assert answer.not_found and "cannot be searched right now" in answer.problem and not answer.hits
+    monkeypatch.undo()
+    assert not answerer.answer("盘锦市有多少个社区党组织？").not_found  # and it recovers
