@@ -1,6 +1,7 @@
 """An index of N passages on one machine: load time, resident memory, p50/p95 per question.
 
     .venv/bin/python bench/scale.py 10000 100000 1000000
+    .venv/bin/python bench/scale.py --backend milvus 10000     (Milvus Lite, INDEX_BACKEND=milvus)
 
 Passages are realistic text made by recombining 2-6 sentences drawn from the shared benchmark
 files (CMRC, DRCD, XQuAD-zh contexts and the 1,500 news items), each source sentence tokenised
@@ -47,7 +48,7 @@ def source_sentences() -> tuple[list[str], list[str]]:
     return sentences, [t for t in dict.fromkeys(titles) if t]
 
 
-def build(size: int, folder: Path) -> None:
+def build(size: int, folder: Path, backend: str = "faiss") -> None:
     from embeddings import lexical
     from embeddings.documents import Passage, stable_id
     from embeddings.index_store import Manifest, write_index
@@ -85,7 +86,13 @@ def build(size: int, folder: Path) -> None:
     manifest = Manifest(model="multilingual-e5-small", dimension=DIMENSION, corpus_fingerprint=f"scale-{size}",
                         query_prompt="query: ", passage_prompt="passage: ", files=1, articles=size // 8 + 1,
                         passages=size, sentences=count)
-    write_index(folder, manifest, passages, unit_rows(size), unit_rows(count), tokens)
+    if backend == "milvus":  # the product's own writer, with the stand-in vectors as its encoder
+        from embeddings.milvus_build import update_collection
+
+        update_collection(settings_for(folder, backend), passages, manifest, True,
+                          lambda texts: (unit_rows(len(texts)), DIMENSION), progress=True)
+    else:
+        write_index(folder, manifest, passages, unit_rows(size), unit_rows(count), tokens)
     print(f"  index written in {time.perf_counter() - started:.0f} s; build peak memory "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", flush=True)
 
@@ -97,20 +104,28 @@ def resident_mb() -> float:
     return 0.0
 
 
-def measure(folder: Path) -> dict:
+def settings_for(folder: Path, backend: str):
+    from dataclasses import replace
+
+    from embeddings.config import IndexSettings
+
+    return replace(IndexSettings.from_env(), index_dir=folder, backend=backend)
+
+
+def measure(folder: Path, backend: str) -> dict:
     """Runs in a fresh process: what a bot starting on this index pays."""
     from bot.answering import Answerer
     from bot.config import AnswerSettings
     from bot.evaluate import squad_corpus
-    from embeddings.config import IndexSettings
     from embeddings.encoder import query_encoder
-    from embeddings.index_store import load_index
+    from embeddings.index_backend import open_index
 
+    settings = settings_for(folder, backend)
     started = time.perf_counter()
-    index = load_index(folder)
+    index = open_index(settings)
     load_seconds = time.perf_counter() - started
     after_load = resident_mb()
-    answerer = Answerer(index, query_encoder(IndexSettings.from_env()), AnswerSettings())
+    answerer = Answerer(index, query_encoder(settings), AnswerSettings(), index_settings=settings)
     answerer.warm_up()
     _, cases = squad_corpus(BENCH / "cmrc2018_trial.json", Path.home() / ".cache" / "newsqa")
     questions = [c.question for c in cases if c.question.strip()][:200]
@@ -122,7 +137,7 @@ def measure(folder: Path) -> dict:
         latencies.append((time.perf_counter() - begun) * 1000)
     latencies.sort()
     return {
-        "passages": len(index.passages), "dense": index.manifest.dense_index,
+        "passages": index.passage_count, "dense": f"{backend} {index.manifest.dense_index}",
         "load_s": round(load_seconds, 2), "rss_after_load_mb": round(after_load),
         "rss_after_questions_mb": round(resident_mb()),
         "p50_ms": round(latencies[len(latencies) // 2], 1), "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
@@ -132,20 +147,27 @@ def measure(folder: Path) -> dict:
 
 def main() -> int:
     if sys.argv[1:2] == ["--measure"]:
-        print(json.dumps(measure(Path(sys.argv[2]))))
+        print(json.dumps(measure(Path(sys.argv[2]), sys.argv[3])))
         return 0
-    sizes = [int(n) for n in sys.argv[1:]] or [10_000, 100_000, 1_000_000]
+    arguments = sys.argv[1:]
+    backend = "faiss"
+    if arguments[:1] == ["--backend"]:
+        backend, arguments = arguments[1], arguments[2:]
+    sizes = [int(n) for n in arguments] or [10_000, 100_000, 1_000_000]
     from embeddings.build import configure_logging
-    from embeddings.index_store import current_build
+    from embeddings.index_backend import index_version
+    from embeddings.milvus_index import disconnect
 
     configure_logging()
     rows = []
     for size in sizes:
-        folder = Path.home() / ".cache" / "newsqa" / "scale" / str(size)
-        if current_build(folder) is None:
+        folder = Path.home() / ".cache" / "newsqa" / "scale" / (str(size) if backend == "faiss" else f"{backend}-{size}")
+        if index_version(settings_for(folder, backend)) is None:
             print(f"building {size} passages in {folder}", flush=True)
-            build(size, folder)
-        output = subprocess.run([sys.executable, __file__, "--measure", str(folder)], check=True,
+            build(size, folder, backend)
+        if backend == "milvus":
+            disconnect(settings_for(folder, backend))  # Milvus Lite: one process per file
+        output = subprocess.run([sys.executable, __file__, "--measure", str(folder), backend], check=True,
                                 capture_output=True, text=True, env=dict(os.environ)).stdout
         rows.append(json.loads(output.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
