@@ -87,9 +87,12 @@ def update_collection(
             and previous.corpus_fingerprint == manifest.corpus_fingerprint:
         return MilvusUpdate(0, 0, 0, 0, True, "", location)
 
-    texts = list(dict.fromkeys([p.text for p in fresh] + [t for p in fresh for t in _sentences(p)]))
+    # an edited paragraph keeps the vectors of its unchanged sentences (as FAISS builds reuse them)
+    by_text = _reusable_vectors(client, name, gone) if gone else {}
+    wanted = dict.fromkeys([p.text for p in fresh] + [t for p in fresh for t in _sentences(p)])
+    texts = [t for t in wanted if stable_id(t) not in by_text]
     vectors, dimension = encode(texts) if texts else (np.zeros((0, 0), dtype=np.float32), previous.dimension)
-    by_text = {stable_id(t): v for t, v in zip(texts, vectors)}
+    by_text.update((stable_id(t), v) for t, v in zip(texts, vectors))
     manifest.dimension = dimension
     _ensure_collections(client, name, dimension, manifest, len(passages))
 
@@ -151,6 +154,23 @@ def _full_reason(client, name: str, previous: Manifest | None, manifest: Manifes
 
 def _sentences(passage: Passage) -> list[str]:
     return [passage.text[start:end] for start, end in passage.sentences]
+
+
+def _reusable_vectors(client, name: str, gone: list[dict]) -> dict[str, np.ndarray]:
+    """The vectors of the passages about to go, by the text they encode."""
+    found: dict[str, np.ndarray] = {}
+    for row in gone:
+        found[stable_id(row["passage"]["text"])] = np.asarray(row["dense"], dtype=np.float32)
+    passages = {int(r["key"]): Passage.from_json(r["passage"]) for r in gone}
+    keys = list(passages)
+    for start in range(0, len(keys), 100):
+        batch = keys[start : start + 100]
+        for row in client.query(name + SENTENCES, filter=_keys_filter("passage_key", batch),
+                                output_fields=["passage_key", "position", "vector"], limit=16_384):
+            sentences = _sentences(passages[int(row["passage_key"])])
+            if int(row["position"]) < len(sentences):
+                found[stable_id(sentences[int(row["position"])])] = np.asarray(row["vector"], dtype=np.float32)
+    return found
 
 
 def _passage_row(passage: Passage, key: int, vector) -> dict:

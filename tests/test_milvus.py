@@ -104,8 +104,10 @@ def test_build_update_delete_reopen_and_answer(lite, encoder):
     assert "3411个" in answerer.answer("盘锦市共有多少个基层党组织？").hits[0].excerpt
 
     (lite.corpus_dir / "extra.txt").unlink()
-    removed = build_index(lite, progress=False)
-    assert (removed.removed, removed.encoded) == (1, 0)
+    page.write_text(page.read_text(encoding="utf-8").replace("首次实行禁渔期制度", "首次施行禁渔期制度"), encoding="utf-8")
+    removed = build_index(lite, progress=False, encoder=encoder)
+    # the edited paragraph's new text and its changed sentence; its other sentence's vector is reused
+    assert (removed.removed, removed.changed, removed.encoded) == (1, 1, 2)
     assert answerer.reload_if_changed() is not None  # the bot takes up the update (a new build id)
     assert answerer.index.passage_count == 46 and answerer.reload_if_changed() is None
     assert answerer.index.document_frequencies(["书院"]) == {"书院": 0}
