@@ -238,7 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     configure_logging()
-    settings = IndexSettings.from_env()
+    try:
+        settings = IndexSettings.from_env()
+    except ValueError as error:  # a setting in .env or the environment that makes no sense
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     settings = replace(
         settings,
         corpus_dir=args.corpus or settings.corpus_dir,

@@ -64,7 +64,7 @@ class IndexSettings:
             ),
             cache_dir=Path(env("MODEL_CACHE_DIR") or cache_home / "newsqa"),
             precision=env("EMBEDDING_PRECISION") or "auto",
-            batch_size=int(env("EMBEDDING_BATCH_SIZE") or 8),
+            batch_size=max(1, int(_positive("EMBEDDING_BATCH_SIZE", 8))),
             engine=env("EMBEDDING_ENGINE") or "auto",
             device=env("EMBEDDING_DEVICE") or "auto",
             backend=_choice("INDEX_BACKEND", env("INDEX_BACKEND").lower() or "faiss", INDEX_BACKENDS),

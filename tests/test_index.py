@@ -182,3 +182,10 @@ def test_console_takes_up_a_new_build_before_the_next_question(small, encoder):
     (small.corpus_dir / "extra.txt").write_text("补充报道\n\n盘锦新建了一座图书馆。\n", encoding="utf-8")
     build_index(small, progress=False, encoder=encoder)
     assert session.handle("得胜村的村歌叫什么?").startswith("(索引已更新 / index updated: 47 passages)")
+
+
+@pytest.mark.parametrize("name, value", [("INDEX_BACKEND", "bogus"), ("EMBEDDING_BATCH_SIZE", "x")])
+def test_a_bad_setting_is_named_by_the_build_command(name, value):
+    result = subprocess.run([sys.executable, "-m", "embeddings.build", "--quiet"], capture_output=True, text=True,
+                            timeout=120, cwd=PROJECT_ROOT, env={**os.environ, name: value})
+    assert result.returncode == 2 and name in result.stderr and "Traceback" not in result.stderr

@@ -195,3 +195,4 @@ def test_a_server_that_stops_answering_gets_a_message_not_a_crash(shipped_lite, 
     assert answer.not_found and "cannot be searched right now" in answer.problem and not answer.hits
     monkeypatch.undo()
     assert not answerer.answer("盘锦市有多少个社区党组织？").not_found  # and it recovers
+
