@@ -24,7 +24,7 @@ from .config import IndexSettings
 from .documents import Passage, stable_id
 from .index_store import ANN_MIN_PASSAGES, FORMAT_VERSION, Manifest
 from .milvus_index import (
-    BM25_B, BM25_K1, SENTENCES, TERMS, _count, _keys_filter, connect, manifest_properties,
+    BM25_B, BM25_K1, SENTENCES, TERMS, _count, connect, manifest_properties,
     passage_key, scan, stored_manifest, stored_tokens,
 )
 
@@ -119,8 +119,10 @@ def update_collection(
     if gone_ids:
         keys = [passage_key(i) for i in gone_ids]
         for start in range(0, len(keys), 1000):
-            client.delete(name, filter=_keys_filter("key", keys[start : start + 1000]))
-            client.delete(name + SENTENCES, filter=_keys_filter("passage_key", keys[start : start + 1000]))
+            client.delete(name, ids=keys[start : start + 1000])
+        sentence_ids = [f"{p.id}-{i}" for p in gone_passages for i in range(len(p.sentences))]
+        for start in range(0, len(sentence_ids), 1000):
+            client.delete(name + SENTENCES, ids=sentence_ids[start : start + 1000])
     for row in gone:
         frequencies.subtract(set(row["tokens"].split()))
     _apply_frequencies(client, name + TERMS, frequencies)
@@ -161,15 +163,14 @@ def _reusable_vectors(client, name: str, gone: list[dict]) -> dict[str, np.ndarr
     found: dict[str, np.ndarray] = {}
     for row in gone:
         found[stable_id(row["passage"]["text"])] = np.asarray(row["dense"], dtype=np.float32)
-    passages = {int(r["key"]): Passage.from_json(r["passage"]) for r in gone}
-    keys = list(passages)
-    for start in range(0, len(keys), 100):
-        batch = keys[start : start + 100]
-        for row in client.query(name + SENTENCES, filter=_keys_filter("passage_key", batch),
-                                output_fields=["passage_key", "position", "vector"], limit=16_384):
-            sentences = _sentences(passages[int(row["passage_key"])])
-            if int(row["position"]) < len(sentences):
-                found[stable_id(sentences[int(row["position"])])] = np.asarray(row["vector"], dtype=np.float32)
+    texts = {}
+    for row in gone:
+        passage = Passage.from_json(row["passage"])
+        texts.update((f"{passage.id}-{i}", text) for i, text in enumerate(_sentences(passage)))
+    ids = list(texts)
+    for start in range(0, len(ids), 1000):
+        for row in client.get(name + SENTENCES, ids=ids[start : start + 1000], output_fields=["id", "vector"]):
+            found[stable_id(texts[row["id"]])] = np.asarray(row["vector"], dtype=np.float32)
     return found
 
 
@@ -248,7 +249,7 @@ def _stored_rows(client, name: str, keys: list[int], fields: list[str]) -> list[
     rows: list[dict] = []
     for start in range(0, len(keys), 1000):
         batch = keys[start : start + 1000]
-        rows += list(client.query(name, filter=_keys_filter("key", batch), output_fields=fields, limit=len(batch)))
+        rows += list(client.get(name, ids=batch, output_fields=fields))
     return rows
 
 

@@ -188,6 +188,9 @@ class _Requests:
     def query(self, *args, **kwargs):
         return self._call(self.client.query, args, kwargs)
 
+    def get(self, *args, **kwargs):
+        return self._call(self.client.get, args, kwargs)
+
     def __getattr__(self, name: str):
         return getattr(self.client, name)
 
@@ -278,31 +281,32 @@ class MilvusIndex:
         wanted = [k for k in dict.fromkeys(keys) if k not in self._passages]
         for start in range(0, len(wanted), QUERY_BATCH):
             batch = wanted[start : start + QUERY_BATCH]
-            for row in self.client.query(self.name, filter=_keys_filter("key", batch),
-                                         output_fields=["key", "passage", "dense"], limit=len(batch)):
+            for row in self.client.get(self.name, ids=batch, output_fields=["key", "passage", "dense"]):
                 self._remember(self._passages, int(row["key"]),
                                (Passage.from_json(row["passage"]), np.asarray(row["dense"], dtype=np.float32)))
-        wanted = [k for k in dict.fromkeys(keys) if k not in self._sentences]
+        # a passage deleted by an update since the search found it is left out
+        present = [k for k in keys if k in self._passages]
+        wanted = [k for k in dict.fromkeys(present) if k not in self._sentences]
         if wanted:
             self._read_sentences(wanted)
-        # a passage deleted by an update since the search found it is left out
-        return [k for k in keys if k in self._passages]
+        return present
 
-    def _read_sentences(self, keys: list[int], per_query: int = 100) -> None:
-        for start in range(0, len(keys), per_query):
-            batch = keys[start : start + per_query]
-            rows = self.client.query(self.name + SENTENCES, filter=_keys_filter("passage_key", batch),
-                                     output_fields=["passage_key", "position", "vector"], limit=MAX_QUERY_ROWS)
-            if len(rows) >= MAX_QUERY_ROWS and len(batch) > 1:  # very long passages: fewer at a time
-                self._read_sentences(batch, per_query=max(1, len(batch) // 4))
-                continue
-            blocks: dict[int, list[tuple[int, list[float]]]] = {k: [] for k in batch}
-            for row in rows:
-                blocks[int(row["passage_key"])].append((int(row["position"]), row["vector"]))
-            for key, block in blocks.items():
-                block.sort(key=lambda item: item[0])
-                vectors = np.asarray([v for _, v in block], dtype=np.float32).reshape(-1, self.manifest.dimension)
-                self._remember(self._sentences, key, vectors)
+    def _read_sentences(self, keys: list[int]) -> None:
+        """By primary key (``<passage id>-<position>``, the count known from the passage): a
+        lookup, where a filter on the passage key is a scan of every sentence in Milvus Lite."""
+        ids: list[str] = []
+        blocks: dict[int, dict[int, list[float]]] = {}
+        for key in keys:
+            passage = self._entry(key)[0]
+            ids += [f"{passage.id}-{i}" for i in range(len(passage.sentences))]
+            blocks[key] = {}
+        for start in range(0, len(ids), QUERY_BATCH):
+            for row in self.client.get(self.name + SENTENCES, ids=ids[start : start + QUERY_BATCH],
+                                       output_fields=["passage_key", "position", "vector"]):
+                blocks[int(row["passage_key"])][int(row["position"])] = row["vector"]
+        for key, block in blocks.items():
+            vectors = np.asarray([block[i] for i in sorted(block)], dtype=np.float32).reshape(-1, self.manifest.dimension)
+            self._remember(self._sentences, key, vectors)
 
     def _remember(self, cache: OrderedDict, key: int, value) -> None:
         with self._lock:  # the Telegram bot answers in several threads
