@@ -156,7 +156,13 @@ def stored_manifest(client, name: str) -> Manifest | None:
 
 
 def stored_version(settings: IndexSettings) -> str | None:
-    manifest = stored_manifest(connect(settings), settings.milvus_collection)
+    """The build id in the collection (a serving bot asks every INDEX_WATCH_SECONDS)."""
+    try:
+        manifest = stored_manifest(connect(settings), settings.milvus_collection)
+    except IndexUnavailable:
+        raise
+    except Exception as error:  # noqa: BLE001 - a server gone away: the caller keeps its index
+        raise IndexUnavailable(_connection_advice(settings.milvus_location, error)) from error
     return manifest.build_id if manifest is not None else None
 
 

@@ -191,6 +191,8 @@ def test_a_server_that_stops_answering_gets_a_message_not_a_crash(shipped_lite, 
         raise ConnectionError("connection refused")
 
     monkeypatch.setattr(answerer.index.client.client, "search", gone)
+    monkeypatch.setattr(answerer.index.client.client, "describe_collection", gone)
+    assert answerer.reload_if_changed() is None  # the watch keeps the index it has
     answer = answerer.answer("盘锦市有多少个社区党组织？")
     assert answer.not_found and "cannot be searched right now" in answer.problem and not answer.hits
     monkeypatch.undo()
