@@ -143,7 +143,7 @@ class NewsBot:
         m = self.answerer.index.manifest
         await update.effective_message.reply_text(
             f"Articles: {m.articles}\nPassages: {m.passages}\nModel: {m.model}\n"
-            f"Index built: {m.built_at}"
+            f"Index: {self.answerer.index_settings.backend}, built {m.built_at}"
         )
 
     async def ask_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

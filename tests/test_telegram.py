@@ -94,6 +94,9 @@ def test_start_registers_commands_and_greets_in_both_languages(api, bot):
     titles = {p.title for p in bot.application.bot_data["news"].answerer.index.passages}
     examples = [line for line in text.splitlines() if line.startswith("• ")]
     assert examples and all(line.rstrip("）").rsplit("（", 1)[1] in titles for line in examples)
+    api.push_message(1, "/about")
+    about = last_text(api, 1, 2)
+    assert "Passages: 46" in about and "Index: faiss, built " in about
 
 
 def test_chinese_question_gets_the_right_excerpt_with_bold_terms_and_buttons(api, bot):
