@@ -7,6 +7,7 @@ All settings of the product are documented in ``.env.example``; the bot's own li
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,16 @@ class IndexSettings:
             backend=_choice("INDEX_BACKEND", env("INDEX_BACKEND").lower() or "faiss", INDEX_BACKENDS),
             milvus_uri=env("MILVUS_URI"),
             milvus_token=env("MILVUS_TOKEN"),
-            milvus_collection=env("MILVUS_COLLECTION") or "newsqa",
+            milvus_collection=_collection_name(env("MILVUS_COLLECTION") or "newsqa"),
         )
+
+
+def _collection_name(value: str) -> str:
+    """Milvus names: a letter or underscore, then letters, digits or underscores (and room for
+    the ``_sentences`` suffix within Milvus's 255 characters)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", value):
+        raise ValueError(f"MILVUS_COLLECTION={value!r}: use letters, digits and underscores, starting with a letter")
+    return value
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

@@ -184,7 +184,8 @@ def test_console_takes_up_a_new_build_before_the_next_question(small, encoder):
     assert session.handle("得胜村的村歌叫什么?").startswith("(索引已更新 / index updated: 47 passages)")
 
 
-@pytest.mark.parametrize("name, value", [("INDEX_BACKEND", "bogus"), ("EMBEDDING_BATCH_SIZE", "x")])
+@pytest.mark.parametrize("name, value", [("INDEX_BACKEND", "bogus"), ("EMBEDDING_BATCH_SIZE", "x"),
+                                         ("MILVUS_COLLECTION", "news-qa")])
 def test_a_bad_setting_is_named_by_the_build_command(name, value):
     result = subprocess.run([sys.executable, "-m", "embeddings.build", "--quiet"], capture_output=True, text=True,
                             timeout=120, cwd=PROJECT_ROOT, env={**os.environ, name: value})
