@@ -40,20 +40,24 @@ def highlight_spans(excerpt: str, words: set[str]) -> list[tuple[int, int]]:
     if not words:
         return []
     folded = fold(excerpt)
+    excerpt_words = list(segmenter().tokenize(folded))
+    word_of = [0] * len(folded)  # which excerpt word each character belongs to
+    for number, (_, start, end) in enumerate(excerpt_words):
+        word_of[start:end] = [number] * (end - start)
     spans = []
     for word in words:  # a question word wherever it stands (Latin words and numbers whole)
         at = folded.find(word)
         while at >= 0:
             end = at + len(word)
-            ascii_word = word.isascii()
-            whole = not ascii_word or (
-                (at == 0 or not folded[at - 1].isalnum()) and (end == len(folded) or not folded[end].isalnum())
-            )
+            if word.isascii():
+                whole = (at == 0 or not folded[at - 1].isalnum()) and (end == len(folded) or not folded[end].isalnum())
+            else:  # whole words or parts of one (辽河 of 辽河流域); not 「河流」 astride 辽河|流域
+                whole = _aligned(excerpt_words, word_of, at, end)
             if whole:
                 spans.append((at, end))
             at = folded.find(word, at + 1)
     long_words = [w for w in words if len(w) >= 2 and CJK_CHAR.search(w)]
-    for word, start, end in segmenter().tokenize(folded):  # a word of the excerpt that is part of one
+    for word, start, end in excerpt_words:  # a word of the excerpt that is part of one
         if len(word) >= 2 and CJK_CHAR.search(word) and any(word in other for other in long_words):
             spans.append((start, end))
     merged: list[tuple[int, int]] = []
@@ -63,3 +67,11 @@ def highlight_spans(excerpt: str, words: set[str]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _aligned(words: list[tuple[str, int, int]], word_of: list[int], start: int, end: int) -> bool:
+    """``[start, end)`` begins where an excerpt word begins (村歌 in 村|歌唱, where jieba cuts the
+    excerpt otherwise than the question), or is the tail of one word (流域 of 辽河流域); not a
+    pair begun inside a word (河流 of 辽河流域, 「村的」 of 农村|的)."""
+    _, word_start, word_end = words[word_of[start]]
+    return start == word_start or end == word_end

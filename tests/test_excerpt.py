@@ -88,6 +88,14 @@ def test_highlights_follow_words_not_character_pairs():
     assert highlight_spans("办好农村的事情", question_words(question)) == []
 
 
+def test_a_question_word_is_not_marked_across_or_inside_other_words():
+    """"River" → 河流 must not mark 辽【河流】域; 辽河 and 流域, head and tail of 辽河流域, may be marked."""
+    text = "据悉,辽河流域禁渔期为5月16日至7月31日"
+    assert highlight_spans(text, {"河流"}) == []
+    assert [text[a:b] for a, b in highlight_spans(text, {"辽河", "禁渔"})] == ["辽河", "禁渔"]
+    assert [text[a:b] for a, b in highlight_spans(text, {"流域"})] == ["流域"]
+
+
 def test_latin_words_and_numbers_are_highlighted_whole():
     question = parse_question("What happened in 2019 to the cranes?")
     words = question_words(question)
