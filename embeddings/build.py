@@ -23,7 +23,8 @@ from .config import IndexSettings
 from .documents import Passage, stable_id
 from .encoder import Encoder, EncoderError
 from .index_store import (
-    FORMAT_VERSION, IndexUnavailable, KnowledgeIndex, Manifest, current_build, load_index, write_index,
+    FORMAT_VERSION, IndexUnavailable, KnowledgeIndex, Manifest, current_build, load_index, model_change,
+    write_index,
 )
 from .corpus import corpus_files, parse_corpus
 from .readers import SUFFIXES
@@ -117,41 +118,51 @@ def _build(settings: IndexSettings, full: bool, progress: bool, encoder: Encoder
         raise FileNotFoundError(
             f"no readable articles in {settings.corpus_dir} ({skipped}): add articles or set CORPUS_DIR"
         )
-    fingerprint = corpus_fingerprint(settings.corpus_dir)
-    if settings.backend == "milvus":
-        return _build_milvus(settings, parsed, fingerprint, full, progress, encoder, started)
-    previous, full_reason = (None, "--full") if full else _previous(settings.index_dir)
-    same_model = previous is not None and (
-        previous.manifest.model, previous.manifest.query_prompt, previous.manifest.passage_prompt,
-    ) == (settings.model, settings.query_prompt, settings.passage_prompt)
-    if previous is not None and not same_model:
-        before = previous.manifest
-        full_reason = (
-            f"the model or its prompts changed ({before.model!r}, {before.query_prompt!r}, "
-            f"{before.passage_prompt!r} -> {settings.model!r}, {settings.query_prompt!r}, "
-            f"{settings.passage_prompt!r}): every passage is encoded again"
+    manifest = Manifest(
+        model=settings.model, dimension=0, corpus_fingerprint=corpus_fingerprint(settings.corpus_dir),
+        query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
+        files=len(parsed.files), articles=len(parsed.articles), passages=len(parsed.passages),
+        sentences=sum(len(p.sentences) for p in parsed.passages), skipped=list(parsed.skipped),
+    )
+
+    def report(**fields) -> BuildReport:
+        return BuildReport(
+            files=manifest.files, articles=manifest.articles, passages=manifest.passages,
+            sentences=manifest.sentences, seconds=time.perf_counter() - started,
+            peak_memory_mb=_peak_memory_mb(), skipped=tuple(parsed.skipped), **fields,
         )
+
+    def encode(texts: list[str]) -> tuple[np.ndarray, int]:
+        """Loads the encoder only when some text is new; traditional-Chinese sources are
+        encoded as simplified text, as questions are asked."""
+        model = encoder or Encoder(settings)
+        simplified = [to_simplified(text) for text in texts]
+        return np.asarray(model.encode_passages(simplified, progress=progress), dtype=np.float32), model.dimension
+
+    if settings.backend == "milvus":
+        from .milvus_build import update_collection
+
+        update = update_collection(settings, parsed.passages, manifest, full, encode, progress)
+        return report(added=update.added, changed=update.changed, removed=update.removed, encoded=update.encoded,
+                      index_path=update.location, up_to_date=update.up_to_date, full_reason=update.full_reason)
+
+    previous, full_reason = (None, "--full") if full else _previous(settings.index_dir)
+    same_model = previous is not None and not model_change(previous.manifest, manifest)
+    if previous is not None and not same_model:
+        full_reason = model_change(previous.manifest, manifest)
         log.warning(full_reason)
     old_passages = previous.passages if previous is not None else []
     added, changed, removed = _diff(old_passages, parsed.passages)
-    sentences = sum(len(p.sentences) for p in parsed.passages)
-
-    def report(**extra) -> BuildReport:
-        return BuildReport(
-            files=len(parsed.files), articles=len(parsed.articles), passages=len(parsed.passages),
-            sentences=sentences, added=added, changed=changed, removed=removed,
-            seconds=time.perf_counter() - started, peak_memory_mb=_peak_memory_mb(),
-            full_reason=full_reason, skipped=tuple(parsed.skipped), **extra,
-        )
+    counts = {"added": added, "changed": changed, "removed": removed, "full_reason": full_reason}
 
     unchanged = [p.id for p in old_passages] == [p.id for p in parsed.passages] and [
         p.to_json() for p in old_passages
     ] == [p.to_json() for p in parsed.passages]
     if (
-        same_model and unchanged and previous.manifest.corpus_fingerprint == fingerprint
+        same_model and unchanged and previous.manifest.corpus_fingerprint == manifest.corpus_fingerprint
         and previous.manifest.format_version == FORMAT_VERSION
     ):
-        return report(encoded=0, index_path=previous.path, up_to_date=True)
+        return report(encoded=0, index_path=previous.path, up_to_date=True, **counts)
 
     cache = _vector_cache(previous) if same_model else {}
     wanted = [p.text for p in parsed.passages] + [
@@ -159,58 +170,23 @@ def _build(settings: IndexSettings, full: bool, progress: bool, encoder: Encoder
     ]
     missing = list(dict.fromkeys(t for t in wanted if stable_id(t) not in cache))
     if missing or encoder is not None:
-        encoder = encoder or Encoder(settings)
-        dimension = encoder.dimension
-        # traditional-Chinese sources are encoded as simplified text, as questions are asked
-        simplified = [to_simplified(text) for text in missing]
-        for text, vector in zip(missing, encoder.encode_passages(simplified, progress=progress)):
-            cache[stable_id(text)] = vector
+        vectors, manifest.dimension = encode(missing)
+        cache.update((stable_id(text), vector) for text, vector in zip(missing, vectors))
     else:
-        dimension = previous.manifest.dimension
+        manifest.dimension = previous.manifest.dimension
 
     def stack(texts: list[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, dimension), dtype=np.float32)
+            return np.zeros((0, manifest.dimension), dtype=np.float32)
         return np.vstack([cache[stable_id(t)] for t in texts]).astype(np.float32)
 
-    manifest = Manifest(
-        model=settings.model, dimension=dimension, corpus_fingerprint=fingerprint,
-        query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-        files=len(parsed.files), articles=len(parsed.articles), passages=len(parsed.passages),
-        sentences=sentences, skipped=list(parsed.skipped),
-    )
     path = write_index(
         settings.index_dir, manifest, parsed.passages,
         stack([p.text for p in parsed.passages]),
         stack([t for p in parsed.passages for t in sentence_texts(p)]),
         [lexical.tokens(p.title + " " + p.text) for p in parsed.passages],
     )
-    return report(encoded=len(missing), index_path=path, up_to_date=False)
-
-
-def _build_milvus(settings, parsed, fingerprint: str, full: bool, progress: bool,
-                  encoder: Encoder | None, started: float) -> BuildReport:
-    from .milvus_build import update_collection
-
-    def encode(texts: list[str]) -> tuple[np.ndarray, int]:
-        model = encoder or Encoder(settings)
-        simplified = [to_simplified(text) for text in texts]
-        return np.asarray(model.encode_passages(simplified, progress=progress), dtype=np.float32), model.dimension
-
-    manifest = Manifest(
-        model=settings.model, dimension=0, corpus_fingerprint=fingerprint,
-        query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt,
-        files=len(parsed.files), articles=len(parsed.articles), passages=len(parsed.passages),
-        sentences=sum(len(p.sentences) for p in parsed.passages), skipped=list(parsed.skipped),
-    )
-    update = update_collection(settings, parsed.passages, manifest, full, encode, progress)
-    return BuildReport(
-        files=len(parsed.files), articles=len(parsed.articles), passages=len(parsed.passages),
-        sentences=manifest.sentences, added=update.added, changed=update.changed, removed=update.removed,
-        encoded=update.encoded, seconds=time.perf_counter() - started, peak_memory_mb=_peak_memory_mb(),
-        index_path=update.location, up_to_date=update.up_to_date, full_reason=update.full_reason,
-        skipped=tuple(parsed.skipped),
-    )
+    return report(encoded=len(missing), index_path=path, up_to_date=False, **counts)
 
 
 def _peak_memory_mb() -> float:

@@ -58,6 +58,15 @@ class Manifest:
     skipped: list[str] = field(default_factory=list)
 
 
+def model_change(before: Manifest, after: Manifest) -> str:
+    """Why every passage must be encoded again (empty: the same model and prompts)."""
+    old = (before.model, before.query_prompt, before.passage_prompt)
+    new = (after.model, after.query_prompt, after.passage_prompt)
+    if old == new:
+        return ""
+    return f"the model or its prompts changed ({', '.join(map(repr, old))} -> {', '.join(map(repr, new))}): every passage is encoded again"
+
+
 class RowsByKey:
     """Rows of an array of keys (passage or article ids), found by binary search: a million
     keys cost 16 MB, not a dictionary of a million strings."""

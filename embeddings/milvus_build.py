@@ -22,10 +22,10 @@ import numpy as np
 from . import lexical
 from .config import IndexSettings
 from .documents import Passage, stable_id
-from .index_store import ANN_MIN_PASSAGES, FORMAT_VERSION, Manifest
+from .index_store import ANN_MIN_PASSAGES, FORMAT_VERSION, Manifest, model_change
 from .milvus_index import (
-    BM25_B, BM25_K1, SENTENCES, TERMS, _count, connect, manifest_properties,
-    passage_key, scan, stored_manifest, stored_tokens,
+    BM25_B, BM25_K1, SENTENCES, TERMS, connect, manifest_properties, row_count,
+    passage_key, scan, stored_frequencies, stored_manifest, stored_tokens,
 )
 
 log = logging.getLogger("embeddings.build")
@@ -72,6 +72,7 @@ def update_collection(
         for part in (name, name + SENTENCES, name + TERMS):
             client.load_collection(part)  # required after a reopen before any query
         old = _stored_digests(client, name)
+        manifest.dense_index = previous.dense_index  # the collection's, set when it was created
 
     new = {p.id: p for p in passages}
     gone_ids = [i for i in old if i not in new]
@@ -79,7 +80,8 @@ def update_collection(
     restated = [p for p in passages if p.id in old and old[p.id] != digest(p)]
     gone = _stored_rows(client, name, [passage_key(i) for i in gone_ids + [p.id for p in restated]],
                         ["key", "passage", "tokens", "dense"])
-    gone_passages = [Passage.from_json(r["passage"]) for r in gone if r["passage"]["id"] in set(gone_ids)]
+    removed_ids = set(gone_ids)
+    gone_passages = [Passage.from_json(r["passage"]) for r in gone if r["passage"]["id"] in removed_ids]
     slots = {(p.source, p.title, p.ordinal) for p in gone_passages}
     changed = sum(1 for p in fresh if (p.source, p.title, p.ordinal) in slots)
     added, removed = len(fresh) - changed, len(gone_ids) - changed
@@ -129,10 +131,9 @@ def update_collection(
 
     manifest.build_id = time.strftime("%Y%m%d-%H%M%S") + f"-milvus-{uuid.uuid4().hex[:6]}"
     manifest.built_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    manifest.dense_index = previous.dense_index if previous is not None and not full_reason else manifest.dense_index
     for part in (name, name + SENTENCES, name + TERMS):
         client.flush(part)
-    manifest.passages = _count(client, name)
+    manifest.passages = row_count(client, name)
     # the manifest goes last: its new build id tells serving bots to take up the update
     client.alter_collection_properties(name, properties=manifest_properties(manifest))
     return MilvusUpdate(added, changed, removed, len(texts), False, full_reason, location)
@@ -143,10 +144,8 @@ def _full_reason(client, name: str, previous: Manifest | None, manifest: Manifes
         return "no previous index"
     if full:
         return "--full"
-    before = (previous.model, previous.query_prompt, previous.passage_prompt)
-    after = (manifest.model, manifest.query_prompt, manifest.passage_prompt)
-    if before != after:
-        return f"the model or its prompts changed ({before!r} -> {after!r}): every passage is encoded again"
+    if model_change(previous, manifest):
+        return model_change(previous, manifest)
     if previous.format_version != FORMAT_VERSION:
         return f"the collection has format {previous.format_version}, this program writes {FORMAT_VERSION}"
     if not all(client.has_collection(part) for part in (name + SENTENCES, name + TERMS)):
@@ -242,7 +241,7 @@ def _create(client, name: str, schema, indexes) -> None:
 
 
 def _stored_digests(client, name: str) -> dict[str, str]:
-    return {r["passage_id"]: r["digest"] for r in scan(client, name, ["passage_id", "digest"], _count(client, name))}
+    return {r["passage_id"]: r["digest"] for r in scan(client, name, ["passage_id", "digest"], row_count(client, name))}
 
 
 def _stored_rows(client, name: str, keys: list[int], fields: list[str]) -> list[dict]:
@@ -273,16 +272,10 @@ def batched(rows: Iterable[dict], size: int):
 
 def _apply_frequencies(client, name: str, delta: Counter[str]) -> None:
     tokens = [t for t, change in delta.items() if change and len(t) <= MAX_TOKEN_CHARS]
-    current: dict[str, int] = {}
-    for start in range(0, len(tokens), 1000):
-        batch = tokens[start : start + 1000]
-        expression = "token in [" + ", ".join(json.dumps(t, ensure_ascii=False) for t in batch) + "]"
-        current.update((r["token"], int(r["df"])) for r in client.query(
-            name, filter=expression, output_fields=["token", "df"], limit=len(batch)))
+    current = stored_frequencies(client, name, tokens)
     counts = {t: current.get(t, 0) + delta[t] for t in tokens}
     kept = [{"token": t, "df": n, "unused": [0.0, 0.0]} for t, n in counts.items() if n > 0]
     dropped = [t for t, n in counts.items() if n <= 0 and t in current]
     _write(client, name, kept, len(kept), False, "terms")
     for start in range(0, len(dropped), 1000):
-        batch = dropped[start : start + 1000]
-        client.delete(name, filter="token in [" + ", ".join(json.dumps(t, ensure_ascii=False) for t in batch) + "]")
+        client.delete(name, ids=dropped[start : start + 1000])

@@ -170,6 +170,15 @@ def manifest_properties(manifest: Manifest) -> dict[str, str]:
     return {MANIFEST_PROPERTY: json.dumps(asdict(manifest), ensure_ascii=False)}
 
 
+def stored_frequencies(client, terms: str, names: list[str]) -> dict[str, int]:
+    """Document counts of stored tokens, looked up by primary key (tokens not held: absent)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(names), QUERY_BATCH):
+        rows = client.get(terms, ids=names[start : start + QUERY_BATCH], output_fields=["token", "df"])
+        found.update((row["token"], int(row["df"])) for row in rows)
+    return found
+
+
 def _keys_filter(field: str, keys: list[int]) -> str:
     return f"{field} in [{', '.join(str(int(k)) for k in keys)}]"
 
@@ -236,7 +245,7 @@ class MilvusIndex:
                 if not client.has_collection(name):
                     raise IndexUnavailable(f"{where} lacks its part {name!r}: {advice} --full")
                 client.load_collection(name)  # required after a reopen before any search
-            count = _count(client, settings.milvus_collection)
+            count = row_count(client, settings.milvus_collection)
         except IndexUnavailable:
             raise
         except Exception as error:  # noqa: BLE001 - any failure here means the same to the user
@@ -347,16 +356,9 @@ class MilvusIndex:
         return found
 
     def document_frequencies(self, tokens: Iterable[str]) -> dict[str, int]:
-        tokens = list(dict.fromkeys(tokens))
-        stored = {stored_token(t): t for t in tokens}
-        found = dict.fromkeys(tokens, 0)
-        names = list(stored)
-        for start in range(0, len(names), QUERY_BATCH):
-            batch = names[start : start + QUERY_BATCH]
-            expression = "token in [" + ", ".join(json.dumps(t, ensure_ascii=False) for t in batch) + "]"
-            for row in self.client.query(self.name + TERMS, filter=expression, output_fields=["token", "df"], limit=len(batch)):
-                found[stored[row["token"]]] = int(row["df"])
-        return found
+        stored = {stored_token(t): t for t in dict.fromkeys(tokens)}
+        counts = stored_frequencies(self.client, self.name + TERMS, list(stored))
+        return {token: counts.get(name, 0) for name, token in stored.items()}
 
     def passage_by_id(self, passage_id: str) -> Passage | None:
         try:
@@ -404,7 +406,7 @@ def scan(client, name: str, fields: list[str], count: int, per_query: int = 2000
         yield from rows
 
 
-def _count(client, name: str) -> int:
+def row_count(client, name: str) -> int:
     rows = client.query(name, filter="", output_fields=["count(*)"])
     return int(rows[0]["count(*)"]) if rows else 0
 
