@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bot.answering as answering  # noqa: E402
 from bot.evaluate import prepare_squad  # noqa: E402
-from embeddings.build import configure_logging  # noqa: E402
+from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.config import PROJECT_ROOT  # noqa: E402
 
 

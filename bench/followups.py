@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.answering import Answerer  # noqa: E402
 from bot.config import AnswerSettings, index_dir_from  # noqa: E402
 from bot.conversation import Conversation, ask  # noqa: E402
-from embeddings.build import configure_logging  # noqa: E402
+from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.text import normalise  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parent.parent / "tests" / "data" / "panjin_followups.jsonl"

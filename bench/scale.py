@@ -154,7 +154,7 @@ def main() -> int:
     if arguments[:1] == ["--backend"]:
         backend, arguments = arguments[1], arguments[2:]
     sizes = [int(n) for n in arguments] or [10_000, 100_000, 1_000_000]
-    from embeddings.build import configure_logging
+    from embeddings.logs import configure_logging
     from embeddings.index_backend import index_version
     from embeddings.milvus_index import disconnect
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from embeddings.build import configure_logging
+from embeddings.logs import configure_logging
 from embeddings.encoder import EncoderError
 from embeddings.index_store import IndexUnavailable
 

@@ -255,15 +255,22 @@ class AnswerSpanModel:
         self, text: str, question: Question, highlights: list[tuple[int, int]], words: Tagged | None = None,
     ) -> tuple[int, int] | None:
         """The marked answer ``[start, end)`` in ``text``, or None when no slice is likely enough."""
+        return self.judge(text, question, highlights, words)[0]
+
+    def judge(
+        self, text: str, question: Question, highlights: list[tuple[int, int]], words: Tagged | None = None,
+    ) -> tuple[tuple[int, int] | None, float]:
+        """The marked answer (or None) and the probability that the best slice is the answer
+        (0 when the excerpt has no candidate slice; shown in the hit's scores as ``answer``)."""
         if not text.strip():
-            return None
+            return None, 0.0
         spans, table = span_table(text, question, highlights, words)
         if not spans:
-            return None
+            return None, 0.0
         scores = self.ranker.scores(table, FEATURES)
         best = int(np.argmax(scores))
-        likely = self.probability(scores, question.script == "latin") >= self.min_probability
-        return (spans[best].start, spans[best].end) if likely else None
+        probability = self.probability(scores, question.script == "latin")
+        return ((spans[best].start, spans[best].end) if probability >= self.min_probability else None), probability
 
 
 def top_score(scores: np.ndarray) -> float:

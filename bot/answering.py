@@ -200,13 +200,14 @@ class Answerer:
         passage = self.index.passage(candidate.row)
         text = passage.text[excerpt.start : excerpt.end]
         highlights = highlight_spans(text, words)
+        answer_span, answer_probability = self.answer_spans.judge(
+            text, question, highlights, excerpt_tags(passage.id, passage.text, excerpt.start, excerpt.end),
+        )
         return Hit(
             passage_id=passage.id, article_id=passage.article_id,
             excerpt=text, excerpt_span=(excerpt.start, excerpt.end),
             highlights=highlights,
-            answer_span=self.answer_spans.best(
-                text, question, highlights, excerpt_tags(passage.id, passage.text, excerpt.start, excerpt.end),
-            ),
+            answer_span=answer_span,
             passage=passage.text, article=passage.title, subtitle=passage.subtitle,
             section=passage.section, paragraph=passage.ordinal, part=passage.part, source=passage.source,
             byline=passage.byline, date=passage.date, url=passage.url,
@@ -214,7 +215,7 @@ class Answerer:
             scores={
                 "fused": candidate.fused, "dense": candidate.dense, "bm25": candidate.bm25,
                 "coverage": candidate.coverage, "excerpt": excerpt.score,
-                "excerpt_dense": excerpt.dense,
+                "excerpt_dense": excerpt.dense, "answer": answer_probability,
             },
         )
 

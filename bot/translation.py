@@ -209,8 +209,8 @@ def dictionary(cache_dir: Path | None = None) -> EnglishChinese:
     with _lock:
         if _shared is None:
             if cache_dir is None:
-                from embeddings.config import IndexSettings
+                from embeddings.config import model_cache_dir
 
-                cache_dir = IndexSettings.from_env().cache_dir
+                cache_dir = model_cache_dir()
             _shared = EnglishChinese(cache_dir)
         return _shared

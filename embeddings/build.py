@@ -26,6 +26,7 @@ from .index_store import (
     FORMAT_VERSION, IndexUnavailable, KnowledgeIndex, Manifest, current_build, load_index, model_change,
     write_index,
 )
+from .logs import configure_logging
 from .corpus import corpus_files, parse_corpus
 from .readers import SUFFIXES
 from .text import to_simplified
@@ -191,16 +192,6 @@ def _build(settings: IndexSettings, full: bool, progress: bool, encoder: Encoder
 
 def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def configure_logging() -> None:
-    """Our own progress at INFO; the libraries' chatter (jieba, faiss, loaders) only if it matters."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("embeddings", "bot"):
-        logging.getLogger(name).setLevel(logging.INFO)
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:

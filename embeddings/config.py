@@ -52,7 +52,6 @@ class IndexSettings:
     @classmethod
     def from_env(cls) -> "IndexSettings":
         load_env()
-        cache_home = Path(env("XDG_CACHE_HOME") or Path.home() / ".cache")
         model = env("EMBEDDING_MODEL") or DEFAULT_MODEL
         e5_like = model == DEFAULT_MODEL or "e5" in model.lower()
         return cls(
@@ -63,7 +62,7 @@ class IndexSettings:
             passage_prompt=os.environ.get(
                 "EMBEDDING_PASSAGE_PROMPT", "passage: " if e5_like else ""
             ),
-            cache_dir=Path(env("MODEL_CACHE_DIR") or cache_home / "newsqa"),
+            cache_dir=model_cache_dir(),
             precision=env("EMBEDDING_PRECISION") or "auto",
             batch_size=max(1, int(_positive("EMBEDDING_BATCH_SIZE", 8))),
             engine=env("EMBEDDING_ENGINE") or "auto",
@@ -73,6 +72,12 @@ class IndexSettings:
             milvus_token=env("MILVUS_TOKEN"),
             milvus_collection=_collection_name(env("MILVUS_COLLECTION") or "newsqa"),
         )
+
+
+def model_cache_dir() -> Path:
+    """``MODEL_CACHE_DIR``: where prepared models and dictionaries are kept (made once, reused)."""
+    load_env()
+    return Path(env("MODEL_CACHE_DIR") or Path(env("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa")
 
 
 def _collection_name(value: str) -> str:

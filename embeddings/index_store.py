@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bm25_postings import Bm25Postings
 from .documents import Passage
 from .passage_store import PassageStore, line_offsets, write_passages
 
@@ -98,7 +99,7 @@ class KnowledgeIndex:
     sentence_vectors: np.ndarray  # (sentences, dimension), float32 memory map
     sentence_counts: np.ndarray  # sentences of each passage
     dense: object  # faiss.Index
-    bm25: object  # bm25s.BM25
+    bm25: Bm25Postings  # what bm25s saved
     passage_ids: np.ndarray | None = None  # "S16" keys of each row
     article_ids: np.ndarray | None = None
 
@@ -152,11 +153,10 @@ class KnowledgeIndex:
         return keys
 
     def document_frequencies(self, tokens: Iterable[str]) -> dict[str, int]:
-        indptr = self.bm25.scores["indptr"]
         found = {}
         for token in tokens:
-            column = self.bm25.vocab_dict.get(token)
-            found[token] = int(indptr[column + 1] - indptr[column]) if column is not None and column + 1 < len(indptr) else 0
+            span = self.bm25.column(token)
+            found[token] = span[1] - span[0] if span else 0
         return found
 
     def passage_by_id(self, passage_id: str) -> Passage | None:
@@ -177,20 +177,17 @@ class KnowledgeIndex:
     def bm25_scores(self, weighted_tokens: dict[str, float] | list[str]) -> np.ndarray:
         """BM25 scores of every passage, each query token's contribution times its weight.
 
-        Reads the token's postings straight from bm25s's sparse matrix, so a question costs
+        Reads the token's postings straight from bm25s's sparse columns, so a question costs
         what its tokens' postings cost, not a pass over every passage per token.
         """
         if not isinstance(weighted_tokens, dict):
             weighted_tokens = dict.fromkeys(weighted_tokens, 1.0)
         scores = np.zeros(len(self.passages), dtype=np.float32)
-        matrix = self.bm25.scores
-        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        postings = self.bm25
         for token, weight in weighted_tokens.items():
-            column = self.bm25.vocab_dict.get(token) if token else None
-            if column is None or column + 1 >= len(indptr) or weight <= 0:
-                continue
-            start, end = int(indptr[column]), int(indptr[column + 1])
-            scores[indices[start:end]] += weight * data[start:end]
+            span = postings.column(token) if weight > 0 else None
+            if span is not None:
+                scores[postings.indices[span[0] : span[1]]] += weight * postings.data[span[0] : span[1]]
         return scores
 
 
@@ -248,7 +245,6 @@ def load_index(index_dir: Path, expected_model: str | None = None) -> KnowledgeI
 
 
 def _read_build(build: Path, manifest: Manifest) -> KnowledgeIndex:
-    import bm25s
     import faiss
 
     current = manifest.format_version >= 3
@@ -262,7 +258,7 @@ def _read_build(build: Path, manifest: Manifest) -> KnowledgeIndex:
     dense = faiss.read_index(str(build / "dense.faiss"))
     if manifest.dense_index != "flat":
         faiss.extract_index_ivf(dense).nprobe = ANN_PROBES
-    bm25 = bm25s.BM25.load(str(build / "bm25"), load_corpus=False, mmap=True, show_progress=False)
+    bm25 = Bm25Postings.read(build / "bm25")
     if current:
         counts = np.load(build / "sentence_counts.npy")
         passage_ids, article_ids = np.load(build / "passage_ids.npy"), np.load(build / "article_ids.npy")

@@ -24,10 +24,15 @@ _TOKEN = re.compile(
 @functools.cache
 def segmenter():
     """Imported and quietened once: ``setLogLevel`` clears logging's caches, which cost more
-    than the segmentation itself when it ran for every run of characters."""
+    than the segmentation itself when it ran for every run of characters. Its dictionary comes
+    from the trie in the model cache (``word_dictionary``): mapped at once instead of a second's load."""
     import jieba
 
+    from .config import model_cache_dir
+    from .word_dictionary import install
+
     jieba.setLogLevel(logging.WARNING)
+    install(jieba.dt, model_cache_dir())
     return jieba
 
 

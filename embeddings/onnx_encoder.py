@@ -1,13 +1,16 @@
-"""The encoder without torch: the ONNX export run by ONNX Runtime, tokenised by ``tokenizers``.
+"""The encoder without torch: the ONNX export run by ONNX Runtime.
 
 It has the interface of ``encoder.Encoder`` (``encode_query``, ``encode_queries``,
 ``encode_passages``, ``dimension``) and gives the same vectors (float32: to 1e-5), so the bot
 answers with it while builds keep using sentence-transformers. Starting it takes a fraction of a
-second instead of the ten that importing torch and sentence-transformers takes.
+second instead of the ten that importing torch and sentence-transformers takes: the weights are
+memory-mapped, and questions are tokenised by ``query_tokenizer`` (the full ``tokenizers``
+tokenizer, a second to load, only when passages are encoded).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,6 +21,7 @@ import numpy as np
 
 from .config import IndexSettings
 from .onnx_model import FLOAT32_FILE, INT8_FILE, OnnxUnavailable, is_prepared, onnx_folder, pooling_of
+from .query_tokenizer import open_query_tokenizer
 
 log = logging.getLogger(__name__)
 ENGINES = ("onnx", "onnx-int8")
@@ -26,7 +30,6 @@ ENGINES = ("onnx", "onnx-int8")
 class OnnxEncoder:
     def __init__(self, settings: IndexSettings, model_folder: Path, engine: str = "onnx"):
         import onnxruntime
-        from tokenizers import Tokenizer
 
         folder = onnx_folder(settings, model_folder)
         if not is_prepared(folder):
@@ -34,9 +37,8 @@ class OnnxEncoder:
         pooling_of(model_folder)
         config = json.loads((model_folder / "sentence_bert_config.json").read_text())
         self.max_tokens = int(config.get("max_seq_length") or 512)
-        self.tokenizer = Tokenizer.from_file(str(model_folder / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(self.max_tokens)
+        self.model_folder = model_folder
+        self.query_tokenizer = open_query_tokenizer(model_folder, folder, self.max_tokens)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = int(os.environ.get("EMBEDDING_THREADS") or 0)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -56,6 +58,24 @@ class OnnxEncoder:
         self.dimension = int(self._run([[0, 2]])[0].shape[-1])
         self._lock = threading.Lock()
 
+    @functools.cached_property
+    def tokenizer(self):
+        """``tokenizers`` with the full vocabulary: for passages, and questions holding a special
+        token (loaded on first need: a second that a one-shot question does not pay)."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self.model_folder / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(self.max_tokens)
+        return tokenizer
+
+    def token_ids(self, texts: list[str], short: bool) -> list[list[int]]:
+        """Questions (``short``) through the fast question tokenizer when there is one."""
+        fast = self.query_tokenizer
+        if short and fast is not None and all(fast.handles(text) for text in texts):
+            return [fast.ids(text) for text in texts]
+        return [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
+
     def _run(self, batch: list[list[int]]) -> np.ndarray:
         width = max(len(ids) for ids in batch)
         ids = np.ones((len(batch), width), dtype=np.int64)  # 1: XLM-R's padding id (masked anyway)
@@ -67,16 +87,16 @@ class OnnxEncoder:
         summed = (hidden * mask[:, :, None]).sum(axis=1)
         return summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
 
-    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt: str, short: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch([prompt + text for text in texts])
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # little padding
+        ids = self.token_ids([prompt + text for text in texts], short)
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))  # little padding
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         with self._lock:
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                vectors[rows] = self._run([encodings[i].ids for i in rows])
+                vectors[rows] = self._run([ids[i] for i in rows])
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
 
@@ -84,7 +104,7 @@ class OnnxEncoder:
         return self._encode(texts, self.passage_prompt)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self._encode([text], self.query_prompt)[0]
+        return self._encode([text], self.query_prompt, short=True)[0]
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts, self.query_prompt)
+        return self._encode(texts, self.query_prompt, short=True)

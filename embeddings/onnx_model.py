@@ -3,8 +3,10 @@
 Why: answering a question should not import torch. ``onnx_encoder`` runs these files with ONNX
 Runtime and the model's own ``tokenizer.json``, which starts in a fraction of the time.
 ``model.onnx`` is the float32 transformer (vectors equal to the torch model's to 1e-5);
-``model_qint8.onnx`` its dynamic int8 quantisation (a quarter of the size, faster to load and run,
-cosine ≥ 0.98 to the float32 vectors).
+``model_qint8.onnx`` its dynamic int8 quantisation (the matrix products per channel: twice as
+fast for a question, cosine ≥ 0.99 to the float32 vectors). Both keep their weights beside the graph
+(``*.onnx.data``): ONNX Runtime maps such a file instead of parsing it, which takes a float32
+session from about 1.3 s to 0.2 s to open.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import tempfile
 from pathlib import Path
 
 from .config import IndexSettings
+from .query_tokenizer import prepare_query_tokenizer
 
 log = logging.getLogger(__name__)
 FLOAT32_FILE, INT8_FILE = "model.onnx", "model_qint8.onnx"
 MARKER_FILE = "export.json"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 3  # 2: weights in external data files; 3: int8 per channel, matrix products only
 
 
 class OnnxUnavailable(RuntimeError):
@@ -38,7 +41,8 @@ def is_prepared(folder: Path) -> bool:
         marker = json.loads((folder / MARKER_FILE).read_text())
     except (OSError, ValueError):
         return False
-    return marker.get("version") == EXPORT_VERSION and all((folder / f).is_file() for f in (FLOAT32_FILE, INT8_FILE))
+    files = (FLOAT32_FILE, INT8_FILE, FLOAT32_FILE + ".data", INT8_FILE + ".data")
+    return marker.get("version") == EXPORT_VERSION and all((folder / f).is_file() for f in files)
 
 
 def pooling_of(model_folder: Path) -> dict:
@@ -83,7 +87,12 @@ def export(model_folder: Path, folder: Path) -> Path:
         dynamic_axes={name: {0: "batch", 1: "tokens"} for name in ("input_ids", "attention_mask", "last_hidden_state")},
         opset_version=17, dynamo=False,
     )
-    quantize_dynamic(str(staging / FLOAT32_FILE), str(staging / INT8_FILE), weight_type=QuantType.QInt8)
+    # the matrix products only, one scale per output channel: cosine to float32 ≥ 0.99 where the
+    # default (every op, one scale per tensor) gave 0.98, at the same speed (4–5 ms a question)
+    quantize_dynamic(str(staging / FLOAT32_FILE), str(staging / INT8_FILE), weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul"], per_channel=True)
+    for file in (FLOAT32_FILE, INT8_FILE):
+        _weights_beside(staging / file)
     (staging / MARKER_FILE).write_text(json.dumps({
         "version": EXPORT_VERSION, "source": str(Path(model_folder).resolve()),
         "max_tokens": int(getattr(tokenizer, "model_max_length", 512) or 512),
@@ -96,6 +105,16 @@ def export(model_folder: Path, folder: Path) -> Path:
     return folder
 
 
+def _weights_beside(path: Path) -> None:
+    """Move the weights of ``path`` into ``<name>.data`` next to it (the graph stays small)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    path.unlink()
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=path.name + ".data", size_threshold=1024)
+
+
 def prepare_onnx(settings: IndexSettings, model_folder: Path) -> Path:
     """The ONNX folder for the model, exported on first use (tens of seconds, once)."""
     folder = onnx_folder(settings, model_folder)
@@ -106,4 +125,5 @@ def prepare_onnx(settings: IndexSettings, model_folder: Path) -> Path:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             export(Path(model_folder), folder)
+    prepare_query_tokenizer(Path(model_folder), folder)
     return folder

@@ -50,10 +50,9 @@ def join_cut(head: str, tail: str) -> str:
 
 
 def _is_word(candidate: str) -> bool:
-    import jieba
+    from .lexical import segmenter
 
-    jieba.dt.check_initialized()
-    return bool(jieba.get_FREQ(candidate))
+    return bool(segmenter().get_FREQ(candidate))
 
 
 def drop_duplicate_paragraphs(articles: list[Article]) -> None:

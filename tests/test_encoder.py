@@ -87,3 +87,48 @@ def test_embedding_device_is_checked_and_named():
     if not torch.cuda.is_available():
         with pytest.raises(EncoderError, match="EMBEDDING_DEVICE=cuda but torch sees no CUDA GPU"):
             choose_device("cuda")
+
+
+EDGE_CASES = [
+    "", "what?", "  multiple   spaces  ", "丹頂鶴 red-crowned crane", "ｆｕｌｌ－ｗｉｄｔｈ １２３",
+    "emoji 😀🎉 and ✨", "control \x00\x01\x1f chars", "tab\there\nnewline", "é café naïve", "Привет мир",
+    "<b>html</b> **markdown** `code`", "鸬鹚蓇葖", "x\u0301y \ufeffbom \u200bzero-width", "3.5万元 70% O'Neil",
+    "很长的问题" * 200,  # past the model's window: truncated as tokenizers truncates
+]
+
+
+def test_question_tokenizer_gives_the_ids_of_tokenizer_json(tmp_path):
+    """The memory-mapped question tokenizer (opened in milliseconds) against ``tokenizers`` with
+    the full ``tokenizer.json``: the same ids for every shipped question and passage, and for
+    inputs users actually send."""
+    from tokenizers import Tokenizer
+
+    from embeddings.config import IndexSettings
+    from embeddings.encoder import prepare_model
+    from embeddings.query_tokenizer import open_query_tokenizer
+
+    folder = Path(prepare_model(IndexSettings.from_env()))
+    fast = open_query_tokenizer(folder, tmp_path, max_tokens=512)
+    assert fast is not None
+    full = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    full.no_padding()
+    full.enable_truncation(512)
+    passages, questions = texts()
+    for text in ["query: " + q for q in questions] + ["passage: " + p for p in passages] + EDGE_CASES:
+        assert fast.handles(text)
+        assert fast.ids(text) == full.encode(text).ids, text[:40]
+    assert len(fast.ids(EDGE_CASES[-1])) == 512
+    assert not fast.handles("what is <mask>?")  # special tokens: the full tokenizer's job
+
+
+def test_a_damaged_question_tokenizer_is_named_and_prepared_again(tmp_path, caplog):
+    from embeddings.config import IndexSettings
+    from embeddings.encoder import prepare_model
+    from embeddings.query_tokenizer import FOLDER, open_query_tokenizer
+
+    folder = Path(prepare_model(IndexSettings.from_env()))
+    expected = open_query_tokenizer(folder, tmp_path, max_tokens=512).ids("query: 丹顶鹤")
+    (tmp_path / FOLDER / "piece_scores.npy").write_bytes(b"not numpy")
+    repaired = open_query_tokenizer(folder, tmp_path, max_tokens=512)
+    assert "unusable" in caplog.text and str(tmp_path / FOLDER) in caplog.text
+    assert repaired is not None and repaired.ids("query: 丹顶鹤") == expected
