@@ -1,0 +1,77 @@
+"""Where a question's time goes, stage by stage, on a built index (default: ``index/``).
+
+    .venv/bin/python bench/answer_cost.py [--index DIR] [--questions JSONL] [--rounds 3] [--top-k 3]
+
+Asks every labelled question once to warm up, then ``--rounds`` times more, and prints p50/p95
+of the whole answer and the mean milliseconds of each stage (encoder, retrieval, excerpts,
+highlights, answer spans, confidence evidence) in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bot.answering as answering  # noqa: E402
+from embeddings.config import PROJECT_ROOT  # noqa: E402
+
+spent: dict[str, float] = collections.defaultdict(float)
+
+
+def timed(owner, name: str, label: str) -> None:
+    inner = getattr(owner, name)
+
+    def measured(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[label] += time.perf_counter() - started
+
+    setattr(owner, name, measured)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, default=PROJECT_ROOT / "index")
+    parser.add_argument("--questions", type=Path, default=PROJECT_ROOT / "tests" / "data" / "panjin_questions.jsonl")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--top-k", type=int, default=3)
+    args = parser.parse_args()
+    questions = [json.loads(line)["q"] for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    answerer = answering.Answerer.load(args.index)
+    for owner, name, label in [
+        (answerer.encoder, "encode_query", "encoder"), (answerer.encoder, "encode_queries", "encoder"),
+        (answerer.retriever, "translate", "translation"), (answerer.retriever, "search", "retrieval"),
+        (answering, "select_excerpts", "excerpts"), (answering, "highlight_spans", "highlights"),
+        (answerer.answer_spans, "judge", "answer spans"), (answerer, "evidence", "confidence evidence"),
+        (answering, "parse_question", "question parsing"),
+    ]:
+        timed(owner, name, label)
+    for question in questions:
+        answerer.answer(question, top_k=args.top_k)
+    spent.clear()
+    totals = []
+    for _ in range(args.rounds):
+        for question in questions:
+            started = time.perf_counter()
+            answerer.answer(question, top_k=args.top_k)
+            totals.append((time.perf_counter() - started) * 1000)
+    asked = len(totals)
+    print(f"{asked} answers at top-k {args.top_k}: p50 {statistics.median(totals):.1f} ms, "
+          f"p95 {sorted(totals)[int(0.95 * (asked - 1))]:.1f} ms")
+    for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"  {label:20s} {seconds / asked * 1000:6.2f} ms")
+    print(f"  {'the rest':20s} {statistics.mean(totals) - sum(spent.values()) / asked * 1000:6.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
