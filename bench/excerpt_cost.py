@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bot.answering as answering  # noqa: E402
 from bot.evaluate import prepare_squad  # noqa: E402
-from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.config import PROJECT_ROOT  # noqa: E402
+from embeddings.logs import configure_logging  # noqa: E402
 
 
 def timed(function, spent: list[float]):

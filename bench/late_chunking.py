@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.answering import Answerer  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
 from bot.evaluate import evaluate, prepare_squad  # noqa: E402
-from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.config import IndexSettings  # noqa: E402
 from embeddings.encoder import prepare_model  # noqa: E402
 from embeddings.index_store import load_index  # noqa: E402
+from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.onnx_encoder import OnnxEncoder  # noqa: E402
 from embeddings.text import to_simplified  # noqa: E402
 

@@ -34,9 +34,9 @@ from bot.evaluate import answer_hit  # noqa: E402
 from bot.excerpt import ExcerptRanker, select_excerpts  # noqa: E402
 from bot.highlight import highlight_spans, question_words  # noqa: E402
 from bot.tree_ranker import TreeRanker, fit_lambdarank  # noqa: E402
-from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.config import IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
+from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.text import normalise  # noqa: E402
 
 PRECISION = 0.6

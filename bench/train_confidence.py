@@ -35,10 +35,11 @@ from bot.answering import Answerer  # noqa: E402
 from bot.confidence import MODEL_PATH, ConfidenceModel  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
 from bot.evaluate import Case, prepare_refusal  # noqa: E402
-from embeddings.build import build_index, configure_logging  # noqa: E402
+from embeddings.build import build_index  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
 from embeddings.index_store import load_index  # noqa: E402
+from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.text import normalise  # noqa: E402
 
 FILES = ("xquad_dev_en", "xquad_dev_zh", "cmrc2018_trial", "drcd_dev_simplified")

@@ -33,9 +33,9 @@ from batched_queries import BatchedQueries  # noqa: E402
 from gold_passages import FILES, cached_groups, gold_questions, training_arguments  # noqa: E402
 from bot.excerpt import FEATURES, MODEL_PATH, RETRAIN, window_table  # noqa: E402
 from bot.tree_ranker import TreeRanker, fit_lambdarank  # noqa: E402
-from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.config import IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
+from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.text import normalise  # noqa: E402
 
 TARGET_CHARS = 76.0  # on gold passages; excerpts of other passages (retrieval misses) run longer

@@ -24,10 +24,10 @@ from bot.config import AnswerSettings  # noqa: E402
 from bot.telegram_bot import build_application  # noqa: E402
 from bot.uploads import CorpusFolder, build_encoder  # noqa: E402
 from embeddings.build import build_index  # noqa: E402
-from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.encoder import query_encoder  # noqa: E402
 from embeddings.index_store import load_index  # noqa: E402
+from embeddings.logs import configure_logging  # noqa: E402
 from tests.fake_bot_api import FakeBotApi  # noqa: E402
 from tests.test_telegram import ADMIN, TOKEN, RunningBot, settings_for  # noqa: E402
 
