@@ -182,7 +182,7 @@ class Answerer:
         """What the confidence model is told about this answer (also the training features)."""
         row = retrieval.candidates[0].row
         return evidence(
-            question, retrieval, first.passage, first.excerpt, first.scores["excerpt_dense"],
+            question, retrieval, first.passage, first.excerpt, first.scores["excerpt_dense"], first.scores["answer"],
             self.retriever.weights, self.retriever.passage_terms(row), self.retriever.sentence_terms(row),
             [self.retriever.passage_terms(c.row) for c in retrieval.candidates[1:NEIGHBOURS]], self.corpus_is_cjk,
         )

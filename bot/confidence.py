@@ -52,6 +52,7 @@ def evidence(
     passage_text: str,
     excerpt_text: str,
     excerpt_dense: float,
+    answer_probability: float,
     weights: TermWeights,
     passage_terms: set[str],
     sentence_terms: list[set[str]],
@@ -85,6 +86,7 @@ def evidence(
         "dense_behind_best": retrieval.dense_best - best.dense,
         "dense_next": best.dense - (runner_up.dense if runner_up else 0.0),
         "excerpt_dense": excerpt_dense,
+        "answer_probability": answer_probability,
         "coverage": best.coverage,
         "coverage_margin": best.coverage - (runner_up.coverage if runner_up else 0.0),
         "excerpt_coverage": weights.coverage(terms, excerpt_terms),
@@ -111,7 +113,7 @@ def evidence(
     }
     # the same evidence means something else across scripts: let the model weigh it apart
     for name in ("dense", "dense_margin", "excerpt_dense", "coverage", "excerpt_coverage", "lexical_evidence",
-                 "sentence_coverage", "sentence_dense"):
+                 "sentence_coverage", "sentence_dense", "answer_probability"):
         values[f"cross_{name}"] = cross * values[name]
     return Evidence(values)
 
