@@ -10,7 +10,8 @@ absent); the same questions asked against the shipped Panjin page are the easy o
 Split, so that no figure printed as "held-out" comes from data the model was fitted on:
 - fit: DRCD dev, first half of its articles; XQuAD (English and Chinese questions), its first
   12 articles;
-- held out: CMRC 2018 trial (all of it), DRCD's second half, XQuAD's last 12 articles.
+- held out: CMRC's and DRCD's second halves, XQuAD's last 12 articles. CMRC's first half is
+  neither: the answer-span model, whose probability is a feature, was fitted on it.
 The default cut (MIN_CONFIDENCE) is chosen on out-of-fold predictions of the fitting data
 (5 folds grouped by article): the highest cut that still answers 0.95 of its answerable
 questions. The held-out figures are then read at that cut.
