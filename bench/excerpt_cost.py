@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ranker: list[float] = []
     spans: list[float] = []
     answering.select_excerpts = timed(answering.select_excerpts, ranker)
-    answerer.answer_spans.best = timed(answerer.answer_spans.best, spans)
+    answerer.answer_spans.judge = timed(answerer.answer_spans.judge, spans)
     for hits in (3, 10):
         for question in questions[:50]:  # warm: passages' windows are cached after their first question
             ranker.append(0.0)

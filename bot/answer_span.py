@@ -251,17 +251,12 @@ class AnswerSpanModel:
         logit = slope_top * top_score(scores) + slope_margin * lead(scores) + slope_latin * latin + intercept
         return float(1.0 / (1.0 + np.exp(-logit)))
 
-    def best(
-        self, text: str, question: Question, highlights: list[tuple[int, int]], words: Tagged | None = None,
-    ) -> tuple[int, int] | None:
-        """The marked answer ``[start, end)`` in ``text``, or None when no slice is likely enough."""
-        return self.judge(text, question, highlights, words)[0]
-
     def judge(
         self, text: str, question: Question, highlights: list[tuple[int, int]], words: Tagged | None = None,
     ) -> tuple[tuple[int, int] | None, float]:
-        """The marked answer (or None) and the probability that the best slice is the answer
-        (0 when the excerpt has no candidate slice; shown in the hit's scores as ``answer``)."""
+        """The marked answer ``[start, end)`` in ``text`` (None when no slice is likely enough) and
+        the probability that the best slice is the answer (0 when there is no candidate slice;
+        in the hit's scores as ``answer``, and evidence for the confidence model)."""
         if not text.strip():
             return None, 0.0
         spans, table = span_table(text, question, highlights, words)

