@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from batched_queries import BatchedQueries  # noqa: E402
 from gold_passages import FILES, cached_groups, gold_questions, training_arguments  # noqa: E402
 from bot.answer_span import (  # noqa: E402
-    FEATURES, MODEL_PATH, RETRAIN, AnswerSpanModel, excerpt_tags, lead, span_table, top_score,
+    FEATURES, MODEL_PATH, RETRAIN, AnswerSpanModel, lead, span_table, top_score,
 )
+from bot.entity_tags import excerpt_tags  # noqa: E402
 from bot.evaluate import answer_hit  # noqa: E402
 from bot.excerpt import ExcerptRanker, select_excerpts  # noqa: E402
 from bot.highlight import highlight_spans, question_words  # noqa: E402

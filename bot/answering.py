@@ -17,7 +17,8 @@ from embeddings.index_store import IndexUnavailable
 from embeddings.text import CJK_CHAR
 
 from .answer import Answer, Hit
-from .answer_span import AnswerSpanModel, excerpt_tags
+from .answer_span import AnswerSpanModel
+from .entity_tags import excerpt_tags
 from .confidence import ConfidenceModel, Evidence, evidence
 from .config import AnswerSettings
 from .excerpt import Excerpt, ExcerptRanker, select_excerpts

@@ -66,7 +66,7 @@ def evidence(
     terms = question.weighted_terms
     idf = {t: w * weights.idf(t) for t, w in terms.items()}
     total = sum(idf.values()) or 1.0
-    excerpt_terms = set(lexical.tokens(excerpt_text))
+    excerpt_terms = lexical.token_set(excerpt_text)
     # the rarest terms the corpus knows at all: a passage without them is about something else
     ranked_terms = sorted((t for t in idf if weights.document_frequency(t) > 0), key=idf.get, reverse=True)
     rarest = ranked_terms[:3]

@@ -10,6 +10,8 @@ Latin words and numbers only whole.
 
 from __future__ import annotations
 
+import functools
+
 from embeddings.lexical import segmenter
 from embeddings.text import CJK_CHAR, fold
 
@@ -40,7 +42,7 @@ def highlight_spans(excerpt: str, words: set[str]) -> list[tuple[int, int]]:
     if not words:
         return []
     folded = fold(excerpt)
-    excerpt_words = list(segmenter().tokenize(folded))
+    excerpt_words = _words_of(folded)
     word_of = [0] * len(folded)  # which excerpt word each character belongs to
     for number, (_, start, end) in enumerate(excerpt_words):
         word_of[start:end] = [number] * (end - start)
@@ -69,7 +71,13 @@ def highlight_spans(excerpt: str, words: set[str]) -> list[tuple[int, int]]:
     return merged
 
 
-def _aligned(words: list[tuple[str, int, int]], word_of: list[int], start: int, end: int) -> bool:
+@functools.lru_cache(maxsize=4096)
+def _words_of(folded: str) -> tuple[tuple[str, int, int], ...]:
+    """jieba's words of an excerpt (the same excerpts come back for other questions)."""
+    return tuple(segmenter().tokenize(folded))
+
+
+def _aligned(words: tuple[tuple[str, int, int], ...], word_of: list[int], start: int, end: int) -> bool:
     """``[start, end)`` begins where an excerpt word begins (村歌 in 村|歌唱, where jieba cuts the
     excerpt otherwise than the question), or is the tail of one word (流域 of 辽河流域); not a
     pair begun inside a word (河流 of 辽河流域, 「村的」 of 农村|的)."""

@@ -176,12 +176,12 @@ class HybridRetriever:
         dense_rank = {r: i for i, r in enumerate(dense_order)}
         bm25_rank = {r: i for i, r in enumerate(bm25_order)}
         candidates = []
-        kept_texts: list[str] = []
+        kept: list[_Shingled] = []
         for row in ranked:
-            text = normalise(self.index.passage(row).text)
-            if any(_near_duplicate(text, other) for other in kept_texts):
+            text = _shingled(normalise(self.index.passage(row).text))
+            if any(_near_duplicate(text, other) for other in kept):
                 continue
-            kept_texts.append(text)
+            kept.append(text)
             candidates.append(Candidate(
                 row, passage_of[row], bm25_of.get(row, 0.0), fused[row], self.coverage(question, row),
                 sentence_of[row], dense_rank.get(row, -1), bm25_rank.get(row, -1),
@@ -242,13 +242,20 @@ def _minmax(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low)
 
 
-def _near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
+@dataclass(frozen=True)
+class _Shingled:
+    text: str
+    pairs: frozenset[str]  # its character pairs
+
+
+def _shingled(text: str) -> _Shingled:
+    return _Shingled(text, frozenset(text[i : i + 2] for i in range(len(text) - 1)))
+
+
+def _near_duplicate(a: _Shingled, b: _Shingled, threshold: float = 0.8) -> bool:
     """The same text twice (another file, an overlapping paragraph) is one hit."""
-    if a == b or (len(a) > 20 and (a in b or b in a)):
+    if a.text == b.text or (len(a.text) > 20 and (a.text in b.text or b.text in a.text)):
         return True
-    grams_a = {a[i : i + 2] for i in range(len(a) - 1)}
-    grams_b = {b[i : i + 2] for i in range(len(b) - 1)}
-    if not grams_a or not grams_b:
+    if not a.pairs or not b.pairs:
         return False
-    smaller = min(len(grams_a), len(grams_b))
-    return len(grams_a & grams_b) / smaller >= threshold
+    return len(a.pairs & b.pairs) / min(len(a.pairs), len(b.pairs)) >= threshold

@@ -60,3 +60,9 @@ def token_spans(text: str) -> list[tuple[str, int, int]]:
 
 def tokens(text: str) -> list[str]:
     return [token for token, _, _ in token_spans(text)]
+
+
+@functools.lru_cache(maxsize=8192)
+def token_set(text: str) -> frozenset[str]:
+    """The distinct tokens of a text that comes back (an excerpt shown for several questions)."""
+    return frozenset(tokens(text))
