@@ -13,6 +13,7 @@ The answer is refused ("not found") below ``MIN_CONFIDENCE``; its default is the
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -22,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import lexical
-from embeddings.text import CJK_CHAR
+from embeddings.text import CJK_CHAR, fold
 
 from .excerpt import TYPE_EVIDENCE
 from .linear_model import LinearModel, ModelFileError
-from .question import INTERROGATIVES, Question
+from .question import CHINESE_FUNCTION, ENGLISH_STOP, INTERROGATIVES, Question
 from .retrieval import Retrieval, TermWeights
 
 MODEL_PATH = Path(__file__).parent / "models" / "confidence.json"
@@ -92,6 +93,7 @@ def evidence(
         "excerpt_coverage": weights.coverage(terms, excerpt_terms),
         "sentence_coverage": max((weights.coverage(terms, tokens) for tokens in sentence_terms), default=0.0),
         "longest_match": _longest_match(question, passage_text),
+        **_missing_words(question, passage_text, excerpt_text, weights),
         "specific_coverage": _specific_coverage(idf, passage_terms, neighbour_terms),
         "bigram_coverage": _bigram_coverage(question, passage_text),
         "rarest_present": float(bool(rarest) and rarest[0] in passage_terms),
@@ -152,6 +154,59 @@ def _longest_match(question: Question, passage: str) -> float:
     matcher = SequenceMatcher(None, content, passage, autojunk=False)
     match = matcher.find_longest_match(0, len(content), 0, len(passage))
     return min(1.0, match.size / min(len(content), 12))
+
+
+def _missing_words(question: Question, passage: str, excerpt: str, weights: TermWeights) -> dict[str, float]:
+    """The question's own words that the passage or the excerpt never writes, idf-weighted, and
+    whether the rarest one is among them.
+
+    A question names the thing it asks about (三花酒, 动土仪式); a passage from the same article
+    that never writes that name answers something else, however many topic pairs it shares
+    (character pairs blur this: 三花酒 shares no pair with the passage, but 饮料 and 原料 are
+    there). Chinese words are jieba's (two characters or more); an English word counts as
+    written when the word itself is, or one of its dictionary translations ("bread": 面包; for a
+    word that was not translated, any sense of any base form: "fishing" is written as 渔).
+    """
+    words = _word_choices(question)
+    if not words:
+        return {"missing_words": 0.0, "rarest_word_missing": 0.0, "excerpt_missing_words": 0.0}
+    idf = [max(weights.idf(t) for t in choices) for choices in words]
+    total = sum(idf) or 1.0
+    passage, excerpt = fold(passage), fold(excerpt)
+    in_passage = [any(t in passage for t in choices) for choices in words]
+    in_excerpt = [any(t in excerpt for t in choices) for choices in words]
+    rarest = int(np.argmax(idf))
+    return {
+        "missing_words": sum(v for v, found in zip(idf, in_passage) if not found) / total,
+        "rarest_word_missing": float(not in_passage[rarest]),
+        "excerpt_missing_words": sum(v for v, found in zip(idf, in_excerpt) if not found) / total,
+    }
+
+
+def _word_choices(question: Question) -> list[tuple[str, ...]]:
+    """The question's words, each with the spellings that count as writing it."""
+    choices = [(w,) for w in _chinese_words(question.simplified)]
+    translated = set()
+    for english, chinese in question.translations.items():
+        choices.append((fold(english), *chinese))
+        translated.update(fold(english).split())
+    rest = [w for w in question.latin_words if len(w) >= 3 and w not in translated and w not in ENGLISH_STOP]
+    if rest and question.translations:  # the dictionary is loaded: the question was translated
+        from .translation import dictionary
+
+        return choices + [(w, *dictionary().all_senses(w)) for w in rest]
+    return choices + [(w,) for w in rest]
+
+
+@functools.lru_cache(maxsize=256)
+def _chinese_words(simplified: str) -> tuple[str, ...]:
+    text = fold(simplified)
+    for word in INTERROGATIVES:
+        text = text.replace(word, " ")
+    return tuple(sorted({
+        w for w in lexical.segmenter().cut(text)
+        if len(w) >= 2 and CJK_CHAR.search(w) and not set(w) <= CHINESE_FUNCTION
+    }))
 
 
 def _bigram_coverage(question: Question, passage: str) -> float:

@@ -68,6 +68,7 @@ class Question:
     # filled against a corpus by ``HybridRetriever.translate``; empty when there is no English
     translated: dict[str, float] = field(default_factory=dict)
     translated_words: set[str] = field(default_factory=set)  # English terms the translations stand for
+    translations: dict[str, tuple[str, ...]] = field(default_factory=dict)  # English phrase -> its Chinese words
     simplified: str = ""  # ``text`` with traditional characters made simplified: searched and encoded
     # the previous turn's key words, for a question that leans on it (bot/conversation.py):
     # searched at CONTEXT_WEIGHT, and put before the question for the dense encoder

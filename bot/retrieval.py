@@ -141,6 +141,7 @@ class HybridRetriever:
                 for token in lexical.tokens(word):
                     question.translated[token] = max(question.translated.get(token, 0.0), found.weight)
             question.translated_words.update(lexical.tokens(found.english))
+            question.translations[found.english] = found.chinese
 
     def coverage(self, question: Question, row: int) -> float:
         """idf-weighted share of the question's terms (translations at their weight) in a passage."""

@@ -97,6 +97,11 @@ class EnglishChinese:
                 return found
         return []
 
+    def all_senses(self, word: str) -> list[str]:
+        """The headwords of every base form of a word (fishing: 渔捞, and fish's 捕鱼, 渔, 鱼…),
+        for telling whether a text writes the word at all, not for searching."""
+        return list(dict.fromkeys(w for form in _base_forms(word) for w in self.headwords(form)))
+
     def translate(self, text: str, known=None) -> list[Translation]:
         """The question's phrases and words with their Chinese terms, longest phrases first.
 

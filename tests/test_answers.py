@@ -96,9 +96,9 @@ def test_labelled_questions_rates(answerer):
     from public Wikipedia sets); the figures are those of an unseen corpus (README)."""
     results = evaluate(answerer, load_jsonl_cases(QUESTIONS))
     assert results["excerpt_hit@1"] >= 0.9  # 50 answerable, 18 of them English
-    assert results["answerable_answered"] >= 0.8
-    assert results["unanswerable_refused"] >= 0.8
-    assert results["confident_wrong"] <= 0.2
+    assert results["answerable_answered"] >= 0.85  # 0.90 on 2026-11-28
+    assert results["unanswerable_refused"] >= 0.85  # 0.93
+    assert results["confident_wrong"] <= 0.15  # 0.07
 
 
 def test_ask_json_interface(answerer):

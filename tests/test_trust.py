@@ -121,6 +121,18 @@ def test_other_languages_and_scripts_never_crash(answerer, question):
     assert answer.not_found == (not answer.hits)
 
 
+def test_the_confidence_reads_which_words_of_the_question_the_passage_never_writes(answerer):
+    def evidence(question: str) -> dict[str, float]:
+        return answerer.answer(question).evidence.values
+
+    assert evidence("得胜村的村歌叫什么?")["missing_words"] == 0.0
+    named = evidence("得胜村的三花酒叫什么名字?")  # 三花酒 is written nowhere in the articles
+    assert named["missing_words"] > 0.0 and named["rarest_word_missing"] == 1.0
+    # English words count as written through their dictionary senses: fishing as 渔, ban as 禁止
+    assert evidence("辽河的 fishing ban 是什么时候？")["missing_words"] == 0.0
+    assert evidence("How do I bake bread?")["missing_words"] > 0.0  # bake: 烤, 烘焙… nowhere
+
+
 def test_an_unrelated_english_question_is_less_confident_than_a_related_one(answerer):
     related = answerer.answer("When is the fishing ban on the Liao River?")
     unrelated = answerer.answer("How do I make a cup of coffee?")
