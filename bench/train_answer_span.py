@@ -125,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             break
     ranker.settings["min_probability"] = cut
     model = AnswerSpanModel(ranker)
-    report: dict = {"min_probability": round(cut, 2), "calibration": {k: round(v, 4) for k, v in ranker.settings.items()}}
+    report: dict = {
+        "min_probability": round(cut, 2), "calibration": {k: round(v, 4) for k, v in ranker.settings.items()},
+        "fit_out_of_fold": {"best_slice_hit": round(float(hit.mean()), 4),
+                            "answer_hit": round(float((hit & (probability >= cut)).mean()), 4)},
+    }
     for file in FILES:
         chosen = [g for g in groups if g["file"] == file and g["held_out"]]
         scores = [ranker.scores(np.array(g["features"]), FEATURES) if g["labels"] else np.zeros(0) for g in chosen]
