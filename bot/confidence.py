@@ -93,7 +93,7 @@ def evidence(
         "excerpt_coverage": weights.coverage(terms, excerpt_terms),
         "sentence_coverage": max((weights.coverage(terms, tokens) for tokens in sentence_terms), default=0.0),
         "longest_match": _longest_match(question, passage_text),
-        **_missing_words(question, passage_text, excerpt_text, weights),
+        **_missing_words(question, passage_text, excerpt_text, weights, corpus_is_cjk),
         "specific_coverage": _specific_coverage(idf, passage_terms, neighbour_terms),
         "bigram_coverage": _bigram_coverage(question, passage_text),
         "rarest_present": float(bool(rarest) and rarest[0] in passage_terms),
@@ -156,7 +156,9 @@ def _longest_match(question: Question, passage: str) -> float:
     return min(1.0, match.size / min(len(content), 12))
 
 
-def _missing_words(question: Question, passage: str, excerpt: str, weights: TermWeights) -> dict[str, float]:
+def _missing_words(
+    question: Question, passage: str, excerpt: str, weights: TermWeights, corpus_is_cjk: bool,
+) -> dict[str, float]:
     """The question's own words that the passage or the excerpt never writes, idf-weighted, and
     whether the rarest one is among them.
 
@@ -167,7 +169,7 @@ def _missing_words(question: Question, passage: str, excerpt: str, weights: Term
     written when the word itself is, or one of its dictionary translations ("bread": 面包; for a
     word that was not translated, any sense of any base form: "fishing" is written as 渔).
     """
-    words = _word_choices(question)
+    words = _word_choices(question, corpus_is_cjk)
     if not words:
         return {"missing_words": 0.0, "rarest_word_missing": 0.0, "excerpt_missing_words": 0.0}
     idf = [max(weights.idf(t) for t in choices) for choices in words]
@@ -183,15 +185,16 @@ def _missing_words(question: Question, passage: str, excerpt: str, weights: Term
     }
 
 
-def _word_choices(question: Question) -> list[tuple[str, ...]]:
-    """The question's words, each with the spellings that count as writing it."""
+def _word_choices(question: Question, corpus_is_cjk: bool) -> list[tuple[str, ...]]:
+    """The question's words, each with the spellings that count as writing it (English words in
+    Chinese articles: their dictionary senses too)."""
     choices = [(w,) for w in _chinese_words(question.simplified)]
     translated = set()
     for english, chinese in question.translations.items():
         choices.append((fold(english), *chinese))
         translated.update(fold(english).split())
     rest = [w for w in question.latin_words if len(w) >= 3 and w not in translated and w not in ENGLISH_STOP]
-    if rest and question.translations:  # the dictionary is loaded: the question was translated
+    if rest and corpus_is_cjk:  # the dictionary was loaded to translate the question
         from .translation import dictionary
 
         return choices + [(w, *dictionary().all_senses(w)) for w in rest]

