@@ -13,7 +13,6 @@ The answer is refused ("not found") below ``MIN_CONFIDENCE``; its default is the
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from embeddings.text import CJK_CHAR, fold
 
 from .excerpt import TYPE_EVIDENCE
 from .linear_model import LinearModel, ModelFileError
-from .question import CHINESE_FUNCTION, ENGLISH_STOP, INTERROGATIVES, Question
+from .question import CHINESE_FUNCTION, ENGLISH_STOP, INTERROGATIVES, Question, asked_about_words
 from .retrieval import Retrieval, TermWeights
 
 MODEL_PATH = Path(__file__).parent / "models" / "confidence.json"
@@ -201,15 +200,11 @@ def _word_choices(question: Question, corpus_is_cjk: bool) -> list[tuple[str, ..
     return choices + [(w,) for w in rest]
 
 
-@functools.lru_cache(maxsize=256)
-def _chinese_words(simplified: str) -> tuple[str, ...]:
-    text = fold(simplified)
-    for word in INTERROGATIVES:
-        text = text.replace(word, " ")
-    return tuple(sorted({
-        w for w in lexical.segmenter().cut(text)
+def _chinese_words(simplified: str) -> list[str]:
+    return sorted({
+        w for w in asked_about_words(simplified)
         if len(w) >= 2 and CJK_CHAR.search(w) and not set(w) <= CHINESE_FUNCTION
-    }))
+    })
 
 
 def _bigram_coverage(question: Question, passage: str) -> float:

@@ -26,7 +26,7 @@ from embeddings.documents import Passage
 from embeddings.text import fold
 
 from .tree_ranker import TreeRanker
-from .question import INTERROGATIVES, Question
+from .question import Question, asked_about
 from .retrieval import TermWeights
 
 MAX_EXCERPT_CHARS = 150
@@ -231,11 +231,8 @@ def _inside(positions: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
 def _question_pairs(simplified: str) -> list[str]:
     """The question's character pairs in order (question words and punctuation break runs);
     cached, since every passage of a question asks for them."""
-    text = fold(simplified)
-    for word in INTERROGATIVES:
-        text = text.replace(word, " ")
     pairs = []
-    for run in re.split(r"[\W_]+", text):
+    for run in re.split(r"[\W_]+", asked_about(simplified)):
         pairs += [run[i : i + 2] for i in range(len(run) - 1)] + [""]
     return pairs
 

@@ -15,15 +15,12 @@ import functools
 from embeddings.lexical import segmenter
 from embeddings.text import CJK_CHAR, fold
 
-from .question import CHINESE_FUNCTION, ENGLISH_STOP, INTERROGATIVES, Question
+from .question import CHINESE_FUNCTION, ENGLISH_STOP, Question, asked_about_words
 
 
 def question_words(question: Question) -> set[str]:
     """The question's own words (and its translations' words), without question words."""
-    text = fold(question.simplified)
-    for word in INTERROGATIVES:
-        text = text.replace(word, " ")
-    cut = [w.strip() for w in segmenter().cut(text)]
+    cut = asked_about_words(question.simplified)
     words = set(cut)
     # neighbours that jieba split (得胜 + 村) are one name together; a function character is not
     words |= {a + b for a, b in zip(cut, cut[1:]) if a and b and not ({a, b} & CHINESE_FUNCTION)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from embeddings import lexical
-from embeddings.text import CJK_CHAR, normalise, strip_control, to_simplified
+from embeddings.text import CJK_CHAR, fold, normalise, strip_control, to_simplified
 
 MAX_QUESTION_CHARS = 500
 
@@ -117,6 +117,23 @@ class Question:
     def encoded_text(self) -> str:
         """What the dense encoder reads: the question, after the context it leans on."""
         return " ".join(self.context_words + [self.simplified]) if self.context_words else self.simplified
+
+
+@functools.lru_cache(maxsize=256)
+def asked_about(simplified: str) -> str:
+    """The question folded (as index tokens see text), its question words blanked out: what it
+    asks about. Cached: every hit and every step of a question asks for it."""
+    text = fold(simplified)
+    for word in INTERROGATIVES:
+        text = text.replace(word, " ")
+    return text
+
+
+@functools.lru_cache(maxsize=256)
+def asked_about_words(simplified: str) -> tuple[str, ...]:
+    """jieba's words of ``asked_about``, stripped; a blank ('') stands where a question word or
+    a space separated them."""
+    return tuple(w.strip() for w in lexical.segmenter().cut(asked_about(simplified)))
 
 
 def clean(raw: str) -> tuple[str, bool]:
