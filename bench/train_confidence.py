@@ -72,7 +72,7 @@ def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) 
         rows.append({
             "file": file, "kind": kind, "article": case.article, "held_out": split(case.article),
             "answerable": kind == "indexed", "label": int(any(g and g in normalise(first) for g in gold)),
-            "features": answer.evidence.values,
+            "question": case.question, "excerpt": first, "features": answer.evidence.values,
         })
     return rows
 

@@ -16,6 +16,7 @@ from embeddings.index_backend import IndexBackend, index_version, open_index
 from embeddings.index_store import IndexUnavailable
 from embeddings.text import CJK_CHAR
 
+from .alignment import alignment
 from .answer import Answer, Hit
 from .answer_span import AnswerSpanModel
 from .entity_tags import excerpt_tags
@@ -161,10 +162,9 @@ class Answerer:
                 hits=[], not_found=True,
                 problem="The question has only question words (what, 什么…): say what it is about.",
             )
-        if question.context_words:  # one pass for the question in context and for the question alone
-            query_vector, own_vector = self.encoder.encode_queries([question.encoded_text, question.simplified])
-        else:
-            query_vector = own_vector = self.encoder.encode_query(question.simplified)
+        # the question's own tokens in context are evidence for the confidence (bot.alignment)
+        own_vector, question_tokens = self.encoder.encode_query_tokens(question.simplified)
+        query_vector = self.encoder.encode_query(question.encoded_text) if question.context_words else own_vector
         retrieval = self.retriever.search(question, query_vector, limit=max(top_k, EXCERPT_POOL))
         candidates = retrieval.candidates
         titles = list(dict.fromkeys(self.index.passage(c.row).title for c in candidates))[:3]
@@ -173,19 +173,21 @@ class Answerer:
         # the context finds the passage; the sentence shown must answer the question itself
         own = replace(question, context={}, context_words=[]) if question.context_words else question
         hits = self._hits(candidates[:top_k], own, own_vector)  # excerpts only for what is shown
-        found = self.evidence(question, retrieval, hits[0])
+        aligned = alignment(question_tokens, self.encoder.passage_tokens(hits[0].excerpt))
+        found = self.evidence(question, retrieval, hits[0], aligned)
         confidence = self.confidence.probability(found) if self.confidence is not None else None
         if confidence is not None and confidence < self.min_confidence:
             return finish(hits=[], not_found=True, suggestions=titles, confidence=confidence, evidence=found)
         return finish(hits=hits, not_found=False, confidence=confidence, evidence=found)
 
-    def evidence(self, question: Question, retrieval: Retrieval, first: Hit) -> Evidence:
+    def evidence(self, question: Question, retrieval: Retrieval, first: Hit, aligned: dict[str, float]) -> Evidence:
         """What the confidence model is told about this answer (also the training features)."""
         row = retrieval.candidates[0].row
         return evidence(
             question, retrieval, first.passage, first.excerpt, first.scores["excerpt_dense"], first.scores["answer"],
             self.retriever.weights, self.retriever.passage_terms(row), self.retriever.sentence_terms(row),
             [self.retriever.passage_terms(c.row) for c in retrieval.candidates[1:NEIGHBOURS]], self.corpus_is_cjk,
+            aligned,
         )
 
     def _hits(self, candidates: list[Candidate], question: Question, query_vector: np.ndarray) -> list[Hit]:

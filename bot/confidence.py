@@ -58,6 +58,7 @@ def evidence(
     sentence_terms: list[set[str]],
     neighbour_terms: list[set[str]],
     corpus_is_cjk: bool,
+    aligned: dict[str, float],
 ) -> Evidence:
     """Features of the question, its best passage and its first excerpt (all in [0, ~1])."""
     candidates = retrieval.candidates
@@ -108,6 +109,7 @@ def evidence(
         "terms": math.log1p(len(terms)),
         "chars": math.log1p(len(question.text)),
         "cross_script": cross,
+        **aligned,
         "translated_share": (
             len(question.translated_words & set(latin_words)) / len(latin_words) if latin_words else 0.0
         ),

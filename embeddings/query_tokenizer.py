@@ -56,10 +56,18 @@ class QueryTokenizer:
             else [(normalized, None)]
         content: list[int] = []
         for word, _ in words:
-            content.extend(self._viterbi(word))
+            content.extend(piece_id for piece_id, _ in self._viterbi(word))
         return self.before + content[: self.content_limit] + self.after
 
-    def _viterbi(self, word: str) -> list[int]:
+    def pieces_of(self, text: str) -> list[tuple[int, str]]:
+        """The ids of ``ids(text)`` without the special tokens around them, each with the text
+        of its piece (normalised, with the word-start mark)."""
+        normalized = self.normalizer.normalize_str(text) if self.normalizer is not None else text
+        words = self.pre_tokenizer.pre_tokenize_str(normalized) if self.pre_tokenizer is not None \
+            else [(normalized, None)]
+        return [pair for word, _ in words for pair in self._viterbi(word)][: self.content_limit]
+
+    def _viterbi(self, word: str) -> list[tuple[int, str]]:
         """tokenizers' ``Unigram::encode_optimized``: the best-scoring split into pieces; a
         character with no piece of its own is unknown, and runs of unknowns are one token."""
         size = len(word)
@@ -80,14 +88,16 @@ class QueryTokenizer:
                 score = so_far + self.unknown_score
                 if best[start + 1] is None or score > best[start + 1][0]:
                     best[start + 1] = (score, start, self.unknown_id)
-        ids: list[int] = []
+        pieces: list[tuple[int, str]] = []  # last first
         end = size
         while end > 0:
             _, start, piece_id = best[end]
-            if not (piece_id == self.unknown_id and ids and ids[-1] == self.unknown_id):
-                ids.append(piece_id)
+            if piece_id == self.unknown_id and pieces and pieces[-1][0] == self.unknown_id:
+                pieces[-1] = (piece_id, word[start:end] + pieces[-1][1])
+            else:
+                pieces.append((piece_id, word[start:end]))
             end = start
-        return ids[::-1]
+        return pieces[::-1]
 
 
 def _layout(tokenizer_json: dict) -> dict | None:
