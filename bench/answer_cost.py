@@ -63,8 +63,9 @@ def main() -> int:
     questions = [json.loads(line)["q"] for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     answerer = answering.Answerer.load(args.index)
     for owner, name, label in [
-        (answerer.encoder, "encode_query", "encoder"), (answerer.encoder, "encode_query_tokens", "encoder"),
-        (answerer.encoder, "passage_tokens", "excerpt tokens (alignment)"),
+        (answerer.encoder, "encode_query", "encoder"), (answerer.encoder, "encode_queries", "encoder"),
+        (answerer.encoder, "question_tokens", "alignment: question"),
+        (answerer.encoder, "passage_tokens", "alignment: excerpt"),
         (answerer.retriever, "translate", "translation"), (answerer.retriever, "search", "retrieval"),
         (answering, "select_excerpts", "excerpts"), (answering, "highlight_spans", "highlights"),
         (answerer.answer_spans, "judge", "answer spans"), (answerer, "evidence", "confidence evidence"),

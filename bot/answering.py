@@ -162,9 +162,10 @@ class Answerer:
                 hits=[], not_found=True,
                 problem="The question has only question words (what, 什么…): say what it is about.",
             )
-        # the question's own tokens in context are evidence for the confidence (bot.alignment)
-        own_vector, question_tokens = self.encoder.encode_query_tokens(question.simplified)
-        query_vector = self.encoder.encode_query(question.encoded_text) if question.context_words else own_vector
+        if question.context_words:  # one pass for the question in context and for the question alone
+            query_vector, own_vector = self.encoder.encode_queries([question.encoded_text, question.simplified])
+        else:
+            query_vector = own_vector = self.encoder.encode_query(question.simplified)
         retrieval = self.retriever.search(question, query_vector, limit=max(top_k, EXCERPT_POOL))
         candidates = retrieval.candidates
         titles = list(dict.fromkeys(self.index.passage(c.row).title for c in candidates))[:3]
@@ -173,7 +174,8 @@ class Answerer:
         # the context finds the passage; the sentence shown must answer the question itself
         own = replace(question, context={}, context_words=[]) if question.context_words else question
         hits = self._hits(candidates[:top_k], own, own_vector)  # excerpts only for what is shown
-        aligned = alignment(question_tokens, self.encoder.passage_tokens(hits[0].excerpt))
+        # the question's own words against the first excerpt's, token by token (bot.alignment)
+        aligned = alignment(self.encoder.question_tokens(question.simplified), self.encoder.passage_tokens(hits[0].excerpt))
         found = self.evidence(question, retrieval, hits[0], aligned)
         confidence = self.confidence.probability(found) if self.confidence is not None else None
         if confidence is not None and confidence < self.min_confidence:

@@ -1,8 +1,8 @@
 """The encoder without torch: the ONNX export run by ONNX Runtime.
 
 It has the interface of ``encoder.Encoder`` (``encode_query``, ``encode_queries``,
-``encode_passages``, ``dimension``) and gives the same vectors (float32: to 1e-5), so the bot
-answers with it while builds keep using sentence-transformers. Starting it takes a fraction of a
+``encode_passages``, ``question_tokens``, ``passage_tokens``, ``dimension``) and gives the same
+vectors (float32: to 1e-5), so the bot answers with it while builds keep using sentence-transformers. Starting it takes a fraction of a
 second instead of the ten that importing torch and sentence-transformers takes: the weights are
 memory-mapped, and questions are tokenised by ``query_tokenizer`` (the full ``tokenizers``
 tokenizer, a second to load, only when passages are encoded).
@@ -21,17 +21,31 @@ import numpy as np
 
 from .config import IndexSettings
 from .encoder import TokenStates, token_states
-from .onnx_model import FLOAT32_FILE, INT8_FILE, OnnxUnavailable, is_prepared, onnx_folder, pooling_of
+from .onnx_model import (
+    ALIGNMENT_FILE, FLOAT32_FILE, INT8_FILE, OnnxUnavailable, is_prepared, onnx_folder, pooling_of,
+)
 from .query_tokenizer import open_query_tokenizer
 
 log = logging.getLogger(__name__)
 ENGINES = ("onnx", "onnx-int8")
 
 
+def _session(path: Path):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = int(os.environ.get("EMBEDDING_THREADS") or 0)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # noqa: BLE001 - ONNX Runtime raises its own types for bad files
+        raise OnnxUnavailable(
+            f"{path} is unreadable ({str(error)[:200]}): delete {path.parent} and run `python -m embeddings.prepare`"
+        ) from error
+
+
 class OnnxEncoder:
     def __init__(self, settings: IndexSettings, model_folder: Path, engine: str = "onnx"):
-        import onnxruntime
-
         folder = onnx_folder(settings, model_folder)
         if not is_prepared(folder):
             raise OnnxUnavailable(f"no ONNX export in {folder}: run `make setup` (or python -m embeddings.prepare)")
@@ -39,18 +53,11 @@ class OnnxEncoder:
         config = json.loads((model_folder / "sentence_bert_config.json").read_text())
         self.max_tokens = int(config.get("max_seq_length") or 512)
         self.model_folder = model_folder
+        self.folder = folder
         self.query_tokenizer = open_query_tokenizer(model_folder, folder, self.max_tokens)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = int(os.environ.get("EMBEDDING_THREADS") or 0)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        file = INT8_FILE if engine == "onnx-int8" else FLOAT32_FILE
-        try:
-            self.session = onnxruntime.InferenceSession(str(folder / file), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # noqa: BLE001 - ONNX Runtime raises its own types for bad files
-            raise OnnxUnavailable(
-                f"{folder / file} is unreadable ({str(error)[:200]}): delete {folder} and run "
-                "`python -m embeddings.prepare`"
-            ) from error
+        self.session = _session(folder / (INT8_FILE if engine == "onnx-int8" else FLOAT32_FILE))
+        # the first layers alone, for the token states the confidence aligns (float32 always)
+        self.first_layers = _session(folder / ALIGNMENT_FILE)
         self.model_id = settings.model
         self.engine = engine
         self.query_prompt = settings.query_prompt
@@ -119,23 +126,20 @@ class OnnxEncoder:
             for i, piece, (a, b) in zip(encoding.ids, encoding.tokens, encoding.offsets)
         ]
 
-    def _token_pass(self, text: str, prompt: str) -> tuple[np.ndarray, TokenStates]:
+    def _token_states(self, text: str, prompt: str) -> TokenStates:
         ids, pieces = self._pieces(prompt + text)
         with self._lock:
-            hidden = self.session.run(None, {
+            hidden = self.first_layers.run(None, {
                 "input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
             })[0][0]
-        vector = hidden.mean(axis=0)
-        vector /= max(float(np.linalg.norm(vector)), 1e-12)
         prompt_pieces = len(self._pieces(prompt.strip())[0]) - len(self._pieces("")[0]) if prompt.strip() else 0
-        return vector.astype(np.float32), token_states(pieces, hidden, prompt_pieces)
+        return token_states(pieces, hidden, prompt_pieces)
 
-    def encode_query_tokens(self, text: str) -> tuple[np.ndarray, TokenStates]:
-        """The question's vector (as ``encode_query``) and its tokens' states, in one pass."""
-        return self._token_pass(text, self.query_prompt)
+    def question_tokens(self, text: str) -> TokenStates:
+        return self._token_states(text, self.query_prompt)
 
     def passage_tokens(self, text: str) -> TokenStates:
-        return self._token_pass(text, self.passage_prompt)[1]
+        return self._token_states(text, self.passage_prompt)
 
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], self.query_prompt, short=True)[0]

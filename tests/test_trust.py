@@ -136,16 +136,18 @@ def test_the_confidence_reads_which_words_of_the_question_the_passage_never_writ
 def test_the_confidence_reads_how_closely_the_excerpt_matches_the_question_word_by_word(answerer):
     from bot.alignment import asked_rows
 
-    _, tokens = answerer.encoder.encode_query_tokens("盘锦的邮政编码是多少？")
+    tokens = answerer.encoder.question_tokens("盘锦的邮政编码是多少？")
     assert [tokens.pieces[i] for i in asked_rows(tokens)] == ["盘", "锦", "邮", "政", "编", "码"]
 
     def aligned(question: str) -> dict[str, float]:
         return answerer.answer(question).evidence.values
 
-    asked_about = aligned("When is the fishing ban on the Liao River?")
-    elsewhere = aligned("How do I make a cup of coffee?")
+    asked_about, elsewhere = aligned("辽河禁渔期是什么时候？"), aligned("熊猫每天吃多少竹子？")
     for name in ("align_mean", "align_min", "align_q25"):
         assert 0 < elsewhere[name] < asked_about[name] <= 1, name
+    # across languages too, if less sharply: an English question's words find their Chinese partners
+    assert aligned("How do I make a cup of coffee?")["align_mean"] < aligned(
+        "When is the fishing ban on the Liao River?")["align_mean"]
 
 
 def test_an_unrelated_english_question_is_less_confident_than_a_related_one(answerer):
