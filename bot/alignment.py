@@ -8,8 +8,9 @@ characters, so it holds for paraphrases and across languages (an English questio
 against a Chinese excerpt); and a question about a passage that is not in the corpus leaves
 some of its words without a close partner in the sibling passage found instead.
 
-Cost: the question's token vectors come from the pass that encodes it; the excerpt takes one
-more pass of the encoder (see README, "Confidence and not found", for the figures).
+The vectors are those of the encoder's layer ``ALIGNMENT_LAYER`` (6 of 12): a middle layer
+aligns words as well as the last, and the two passes it takes (the question, the excerpt) cost
+half as much (README, "Confidence and not found", has the figures).
 """
 
 from __future__ import annotations

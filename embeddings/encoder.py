@@ -26,7 +26,7 @@ class EncoderError(RuntimeError):
 
 
 # The layer whose token vectors ``bot.alignment`` matches: a middle layer aligns words as well
-# as the last one (out of fold, README "Confidence and not found") for half the passes.
+# as the last one (out of fold, README "Confidence and not found") for half the cost.
 ALIGNMENT_LAYER = 6
 
 

@@ -2,8 +2,9 @@
 
 It has the interface of ``encoder.Encoder`` (``encode_query``, ``encode_queries``,
 ``encode_passages``, ``question_tokens``, ``passage_tokens``, ``dimension``) and gives the same
-vectors (float32: to 1e-5), so the bot answers with it while builds keep using sentence-transformers. Starting it takes a fraction of a
-second instead of the ten that importing torch and sentence-transformers takes: the weights are
+vectors (float32: to 1e-5), so the bot answers with it while builds keep using
+sentence-transformers. Starting it takes a fraction of a second instead of the ten that
+importing torch and sentence-transformers takes: the weights are
 memory-mapped, and questions are tokenised by ``query_tokenizer`` (the full ``tokenizers``
 tokenizer, a second to load, only when passages are encoded).
 """
@@ -53,7 +54,6 @@ class OnnxEncoder:
         config = json.loads((model_folder / "sentence_bert_config.json").read_text())
         self.max_tokens = int(config.get("max_seq_length") or 512)
         self.model_folder = model_folder
-        self.folder = folder
         self.query_tokenizer = open_query_tokenizer(model_folder, folder, self.max_tokens)
         self.session = _session(folder / (INT8_FILE if engine == "onnx-int8" else FLOAT32_FILE))
         # the first layers alone, for the token states the confidence aligns (float32 always)
