@@ -7,6 +7,7 @@ folder (see ``e5_model``); ``EMBEDDING_MODEL`` names any other local folder or h
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -193,8 +194,12 @@ class Encoder:
         with self._lock, self._precision(), torch.inference_mode():
             out = self.model[0].auto_model(input_ids=batch, attention_mask=torch.ones_like(batch), output_hidden_states=True)
         hidden = out.hidden_states[ALIGNMENT_LAYER][0].float().cpu().numpy()
-        prompt_ids = tokenizer(prompt.strip(), add_special_tokens=False)["input_ids"] if prompt.strip() else []
-        return token_states(pieces, hidden, len(prompt_ids))
+        return token_states(pieces, hidden, self._prompt_length(prompt))
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019 - two prompts, one encoder per process
+    def _prompt_length(self, prompt: str) -> int:
+        """How many tokens the prompt ("query: ") puts before a text (a word of its own)."""
+        return len(self.model.tokenizer(prompt.strip(), add_special_tokens=False)["input_ids"]) if prompt.strip() else 0
 
     def question_tokens(self, text: str) -> TokenStates:
         """The question's tokens as layer ``ALIGNMENT_LAYER`` sees them (``bot.alignment``)."""

@@ -132,8 +132,12 @@ class OnnxEncoder:
             hidden = self.first_layers.run(None, {
                 "input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
             })[0][0]
-        prompt_pieces = len(self._pieces(prompt.strip())[0]) - len(self._pieces("")[0]) if prompt.strip() else 0
-        return token_states(pieces, hidden, prompt_pieces)
+        return token_states(pieces, hidden, self._prompt_length(prompt))
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019 - two prompts, one encoder per process
+    def _prompt_length(self, prompt: str) -> int:
+        """How many tokens the prompt ("query: ") puts before a text (a word of its own)."""
+        return sum(piece is not None for piece in self._pieces(prompt.strip())[1]) if prompt.strip() else 0
 
     def question_tokens(self, text: str) -> TokenStates:
         return self._token_states(text, self.query_prompt)
