@@ -13,8 +13,8 @@ Split by article, so that no figure printed as "held-out" comes from fitted data
 - held out: the other halves (``python -m bot eval FILE --skip-articles N`` asks just those).
 The ranker is LightGBM's lambdarank (100 small trees). Its size, and whether each file weighs
 the same, are chosen on out-of-fold scores of the fitting data (3 folds grouped by article), and
-so is the length penalty: the one with the best excerpt hit@1 among those whose mean excerpt is
-at most ``TARGET_CHARS`` characters.
+so is the length penalty (a cost per character past a free allowance; both chosen): the pair
+with the best excerpt hit@1 among those whose mean excerpt is at most ``TARGET_CHARS`` characters.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
 from gold_passages import FILES, cached_groups, gold_questions, training_arguments  # noqa: E402
-from bot.excerpt import FEATURES, MODEL_PATH, RETRAIN, window_table  # noqa: E402
+from bot.excerpt import FEATURES, MODEL_PATH, RETRAIN, length_cost, window_table  # noqa: E402
 from bot.tree_ranker import TreeRanker, fit_lambdarank  # noqa: E402
 from embeddings.config import IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
@@ -39,7 +39,8 @@ from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.text import normalise  # noqa: E402
 
 TARGET_CHARS = 76.0  # on gold passages; excerpts of other passages (retrieval misses) run longer
-PENALTIES = tuple(round(0.1 * i, 2) for i in range(0, 31))
+PENALTIES = tuple(round(0.1 * i, 2) for i in range(0, 41))
+FREE_CHARS = (0.0, 40.0, 60.0)  # characters a window has before its length costs anything
 TREES = 100  # 200 gained nothing out of fold
 # (leaves, min samples per leaf, files weighed equally): the one with the best out-of-fold hit
 CONFIGS = [(leaves, child, balanced) for leaves in (7, 15) for child in (20, 50) for balanced in (False, True)]
@@ -70,14 +71,15 @@ def gather(bench: Path, encoder: BatchedQueries, file: str, reuse: bool) -> list
     return cached_groups("excerpt", file, reuse, make)
 
 
-def choose(groups: list[dict], scores: list[np.ndarray], penalty: float) -> tuple[float, float]:
-    """Excerpt hit@1 and mean excerpt characters when each group takes its best window."""
+def choose(groups: list[dict], scores: list[np.ndarray], length: tuple[float, float]) -> tuple[float, float]:
+    """Excerpt hit@1 and mean excerpt characters when each group takes its best window;
+    ``length`` is (penalty, free characters)."""
     hits, chars = [], []
     for group, score in zip(groups, scores):
-        length = np.array(group["chars"], dtype=np.float64)
-        best = int(np.argmax(score - penalty * length / 100.0))
+        size = np.array(group["chars"], dtype=np.float64)
+        best = int(np.argmax(score - length_cost(size, *length)))
         hits.append(group["labels"][best])
-        chars.append(length[best])
+        chars.append(size[best])
     return float(np.mean(hits)), float(np.mean(chars))
 
 
@@ -108,14 +110,14 @@ def out_of_fold(groups: list[dict], config: tuple) -> list[np.ndarray]:
     return scores
 
 
-def penalty_for(groups: list[dict], scores: list[np.ndarray]) -> tuple[float, dict]:
-    """The length penalty with the best hit@1 at a mean of at most ``TARGET_CHARS``."""
-    grid = {penalty: choose(groups, scores, penalty) for penalty in PENALTIES}
-    allowed = [p for p, (_, chars) in grid.items() if chars <= TARGET_CHARS] or [max(PENALTIES)]
+def penalty_for(groups: list[dict], scores: list[np.ndarray]) -> tuple[tuple[float, float], dict]:
+    """The length penalty and free characters with the best hit@1 at a mean of at most ``TARGET_CHARS``."""
+    grid = {(penalty, free): choose(groups, scores, (penalty, free)) for free in FREE_CHARS for penalty in PENALTIES}
+    allowed = [p for p, (_, chars) in grid.items() if chars <= TARGET_CHARS] or [(max(PENALTIES), 0.0)]
     return max(allowed, key=lambda p: grid[p][0]), grid
 
 
-def macro_hit(groups: list[dict], scores: list[np.ndarray], penalty: float) -> float:
+def macro_hit(groups: list[dict], scores: list[np.ndarray], penalty: tuple[float, float]) -> float:
     """Excerpt hit@1 averaged over the files (each file counts the same)."""
     return float(np.mean([
         choose([g for g in groups if g["file"] == f], [s for g, s in zip(groups, scores) if g["file"] == f], penalty)[0]
@@ -135,15 +137,19 @@ def main(argv: list[str] | None = None) -> int:
         scores = out_of_fold(fit, config)
         penalty, grid = penalty_for(fit, scores)
         tried[config] = (macro_hit(fit, scores, penalty), penalty, grid)
-        log.info("leaves, min child, balanced %s: out-of-fold macro hit@1 %.4f", config, tried[config][0])
+        log.info(
+            "leaves, min child, balanced %s: out-of-fold macro hit@1 %.4f (length penalty, free chars %s)",
+            config, tried[config][0], penalty,
+        )
     config = max(tried, key=lambda c: tried[c][0])
     _, penalty, grid = tried[config]
     booster = fit_ranker(fit, *config)
     report: dict = {
         "config": {"leaves": config[0], "min_child_samples": config[1], "file_balanced": config[2]},
-        "length_penalty": penalty,
+        "length_penalty": penalty[0],
+        "free_chars": penalty[1],
         "fit_out_of_fold_macro_hit": {str(c): round(v[0], 4) for c, v in tried.items()},
-        "fit_out_of_fold_grid": {f"{p}": [round(h, 4), round(c, 1)] for p, (h, c) in grid.items()},
+        "fit_out_of_fold_grid": {f"{p} per char over {f:.0f}": [round(h, 4), round(c, 1)] for (p, f), (h, c) in grid.items()},
     }
     for file in FILES:
         chosen = [g for g in groups if g["file"] == file and g["held_out"]]
@@ -159,11 +165,11 @@ def main(argv: list[str] | None = None) -> int:
                          "xquad_dev_en/zh; each question's gold passage, every candidate window labelled "
                          "by whether it holds a gold answer",
             "length_penalty_chosen_on": f"3-fold out-of-fold scores of the fitting data (grouped by article): "
-                                        f"best hit@1 at mean <= {TARGET_CHARS} chars",
+                                        f"best hit@1 at mean <= {TARGET_CHARS} chars (penalty and free chars)",
             "held_out_figures": {k: v for k, v in report.items() if k.startswith("held_out")},
             "command": RETRAIN,
         }
-        booster.settings, booster.about = {"length_penalty": penalty}, about
+        booster.settings, booster.about = {"length_penalty": penalty[0], "free_chars": penalty[1]}, about
         booster.save(MODEL_PATH)
         print(f"written to {MODEL_PATH} ({MODEL_PATH.stat().st_size // 1024} KB)")
     return 0

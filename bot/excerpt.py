@@ -1,13 +1,15 @@
 """Choose the part of a passage that answers: candidate windows, their features, a learned ranker.
 
-Candidates are the passage's sentences, each sentence with the next when both fit in
-``PAIR_CHARS``, and windows of consecutive clauses inside long sentences. Each is described by
+Candidates are the passage's sentences, runs of up to ``RUN_SENTENCES`` consecutive sentences
+that fit in ``RUN_CHARS`` (an answer listed over clauses that end in ；), and windows of
+consecutive clauses inside long sentences. Each is described by
 what tells an answering sentence apart (the question's terms it holds, weighted within the
 passage; its dense similarity; whether it holds the kind of thing asked for; its neighbours;
 how close together the question's terms sit in it; whether it only restates the question) and
 scored by a small LightGBM ranker (lambdarank) trained on the public sets
 (``bench/train_excerpt_ranker.py``; trees in ``bot/models/excerpt_ranker.json``). A length
-penalty chosen with it keeps excerpts short. The result is always a verbatim slice of the passage, at most ``MAX_EXCERPT_CHARS`` long.
+penalty chosen with it (on the characters past a free allowance) keeps excerpts short. The
+result is always a verbatim slice of the passage, at most ``MAX_EXCERPT_CHARS`` long.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from .retrieval import TermWeights
 
 MAX_EXCERPT_CHARS = 150
 MIN_SENTENCE_CHARS = 12  # shorter than this, a sentence is a fragment (a feature of the ranker)
-PAIR_CHARS = 120  # a sentence and the next are a candidate together when both fit in this many chars
+RUN_CHARS = 150  # consecutive sentences are a candidate together when they fit in this many chars
+RUN_SENTENCES = 3  # and are at most this many
 WINDOW_CHARS = 80  # sentences longer than this also give windows of consecutive clauses
 TITLE_DISCOUNT = 0.0  # title terms name the subject of every sentence: they do not choose one
 MODEL_PATH = Path(__file__).parent / "models" / "excerpt_ranker.json"  # trees + length penalty
@@ -64,12 +67,12 @@ class Window:
     end: int
     first: int
     last: int
-    kind: str  # "sentence", "pair" or "clauses"
+    kind: str  # "sentence", "run" (of consecutive sentences) or "clauses"
 
 
 FEATURES = [
     "overlap", "overlap_gap", "coverage", "dense", "dense_gap", "dense_mean_gap", "dense_rank",
-    "type_match", "position", "first_sentence", "last_sentence", "chars", "pair", "clauses",
+    "type_match", "position", "first_sentence", "last_sentence", "chars", "joined", "clauses",
     "short_first", "short_last", "before_overlap", "after_overlap", "before_dense_gap",
     "after_dense_gap", "term_spread", "novelty", "restates", "latin_dense_gap", "latin_overlap",
     "pair_share", "pair_gap", "longest_run", "longest_gap", "coverage_gap", "asks_type", "asks_reason",
@@ -79,18 +82,27 @@ FEATURES = [
 
 class ExcerptRanker:
     """The learned ranker of candidate windows (LightGBM lambdarank), with the length penalty
-    chosen with it: ``score = ranker(features) - length_penalty * chars / 100``."""
+    chosen with it: ``score = ranker(features) - length_penalty * max(chars - free_chars, 0) / 100``.
+    Characters up to ``free_chars`` cost nothing: a short sentence is not better for being shorter."""
 
     def __init__(self, ranker: TreeRanker):
         self.ranker = ranker
         self.length_penalty = ranker.settings["length_penalty"]
+        self.free_chars = ranker.settings["free_chars"]
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "ExcerptRanker":
-        return cls(TreeRanker.load(path, FEATURES, ("length_penalty",), RETRAIN))
+        return cls(TreeRanker.load(path, FEATURES, ("length_penalty", "free_chars"), RETRAIN))
 
     def scores(self, table: np.ndarray) -> np.ndarray:
-        return self.ranker.scores(table, FEATURES) - self.length_penalty * table[:, FEATURES.index("chars")]
+        return self.ranker.scores(table, FEATURES) - length_cost(
+            table[:, FEATURES.index("chars")] * 100, self.length_penalty, self.free_chars
+        )
+
+
+def length_cost(chars: np.ndarray, penalty: float, free_chars: float) -> np.ndarray:
+    """What a window's length takes off its score (the trainer chooses both numbers)."""
+    return penalty * np.maximum(chars - free_chars, 0.0) / 100.0
 
 
 def candidate_windows(text: str, spans: list[tuple[int, int]]) -> list[Window]:
@@ -100,8 +112,10 @@ def candidate_windows(text: str, spans: list[tuple[int, int]]) -> list[Window]:
             windows.append(Window(start, end, i, i, "sentence"))
         if end - start > WINDOW_CHARS:
             windows += _clause_windows(text, start, end, i)
-        if i + 1 < len(spans) and spans[i + 1][1] - start <= PAIR_CHARS:
-            windows.append(Window(start, spans[i + 1][1], i, i + 1, "pair"))
+        last = i + 1
+        while last < len(spans) and last - i < RUN_SENTENCES and spans[last][1] - start <= RUN_CHARS:
+            windows.append(Window(start, spans[last][1], i, last, "run"))
+            last += 1
     return windows
 
 
@@ -163,7 +177,7 @@ class _Layout:
     title_terms: set[str]
 
 
-_STATIC = ["position", "first_sentence", "last_sentence", "chars", "pair", "clauses", "short_first", "short_last"]
+_STATIC = ["position", "first_sentence", "last_sentence", "chars", "joined", "clauses", "short_first", "short_last"]
 
 
 _LAYOUTS: OrderedDict[tuple[str, str], _Layout] = OrderedDict()
@@ -194,7 +208,7 @@ def _layout(text: str, title: str, spans: list[tuple[int, int]], sentence_tokens
     static = np.array([
         [
             w.first / (count - 1) if count > 1 else 0.0, float(w.first == 0), float(w.last == count - 1),
-            (w.end - w.start) / 100.0, float(w.kind == "pair"), float(w.kind == "clauses"),
+            (w.end - w.start) / 100.0, float(w.last - w.first), float(w.kind == "clauses"),
             float(short[w.first]), float(short[w.last]),
         ]
         for w in windows
@@ -308,16 +322,17 @@ def window_table(
         type_match = np.maximum(type_match, layout.types[kind])
         novel_at += [a for a, b in layout.evidence[kind] if not covered[a:b].all()]
     type_novel = _inside(np.array(sorted(novel_at)), starts, ends).astype(float)
-    window_dense = np.maximum(dense[first], dense[last])
+    middle = np.minimum(first + 1, last)  # runs are at most three sentences
+    window_dense = np.maximum(np.maximum(dense[first], dense[middle]), dense[last])
     latin = float(question.script == "latin")
     count = len(spans)
     before, after = first - 1, last + 1
     has_before, has_after = before >= 0, after < count
     columns = {
         "overlap": overlap, "overlap_gap": overlap - overlap.max(), "coverage": coverage,
-        "coverage_gap": coverage - coverage.max(), "dense": np.maximum(similarity[first], similarity[last]),
+        "coverage_gap": coverage - coverage.max(), "dense": np.maximum(np.maximum(similarity[first], similarity[middle]), similarity[last]),
         "dense_gap": window_dense, "dense_mean_gap": (dense[first] + dense[last]) / 2,
-        "dense_rank": 1.0 / (1.0 + np.minimum(rank[first], rank[last])), "type_match": type_match, "type_novel": type_novel,
+        "dense_rank": 1.0 / (1.0 + np.minimum(np.minimum(rank[first], rank[middle]), rank[last])), "type_match": type_match, "type_novel": type_novel,
         "before_overlap": np.where(has_before, sentence_overlap[np.maximum(before, 0)], 0.0),
         "after_overlap": np.where(has_after, sentence_overlap[np.minimum(after, count - 1)], 0.0),
         "before_dense_gap": np.where(has_before, dense[np.maximum(before, 0)], -1.0),

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 
+import numpy as np
 import pytest
 
 from bot import ask
 from bot.answer import Hit
 from bot.answer_span import MODEL_PATH as SPAN_MODEL, AnswerSpanModel, candidates
 from bot.evaluate import answer_hit, evaluate, load_jsonl_cases
-from bot.excerpt import FEATURES, MAX_EXCERPT_CHARS, MODEL_PATH as RANKER_MODEL, PAIR_CHARS, ExcerptRanker
-from bot.excerpt import candidate_windows
+from bot.excerpt import (
+    FEATURES, MAX_EXCERPT_CHARS, MODEL_PATH as RANKER_MODEL, RUN_CHARS, RUN_SENTENCES, ExcerptRanker,
+    candidate_windows, length_cost,
+)
 from bot.highlight import highlight_spans, question_words
 from bot.linear_model import ModelFileError
 from bot.question import parse_question
@@ -22,23 +26,30 @@ from bot.telegram_render import answer_html, split_message
 from .conftest import QUESTIONS
 
 
-def test_candidate_windows_are_sentences_pairs_and_clause_windows():
-    first = "盘锦市共有基层党组织3410个。"
-    second = "其中社区党组织239个。"
+def test_candidate_windows_are_sentences_runs_and_clause_windows():
+    short = ["盘锦市共有基层党组织3410个。", "其中社区党组织239个。", "农村党组织1200个。", "机关党组织800个。"]
     long = "，".join(["这是一个很长的分句用来测试窗口的切分是否正确"] * 8) + "。"
-    text = first + second + long
-    spans = [(0, len(first)), (len(first), len(first) + len(second)), (len(first) + len(second), len(text))]
+    text = "".join(short) + long
+    ends = list(itertools.accumulate(len(s) for s in short + [long]))
+    spans = list(zip([0] + ends[:-1], ends))
     windows = candidate_windows(text, spans)
-    kinds = {w.kind for w in windows}
-    assert kinds == {"sentence", "pair", "clauses"}
-    assert any(w.kind == "pair" and (w.first, w.last) == (0, 1) for w in windows)
+    assert {w.kind for w in windows} == {"sentence", "run", "clauses"}
+    runs = {(w.first, w.last) for w in windows if w.kind == "run"}
+    assert {(0, 1), (0, 2), (1, 3)} <= runs  # a sentence with the next one or two
+    assert not any(last - first + 1 > RUN_SENTENCES for first, last in runs)
+    assert not any(4 in (first, last) for first, last in runs)  # the long sentence joins nothing
     for w in windows:
         assert 0 <= w.start < w.end <= len(text) and w.end - w.start <= MAX_EXCERPT_CHARS
-        if w.kind == "pair":
-            assert w.end - w.start <= PAIR_CHARS
+        if w.kind == "run":
+            assert w.end - w.start <= RUN_CHARS and (w.start, w.end) == (spans[w.first][0], spans[w.last][1])
         if w.kind == "clauses":  # cut at clause marks only (or the sentence's own ends)
-            assert w.start == spans[2][0] or text[w.start - 1] == "，"
-    assert not any(w.kind == "sentence" and w.first == 2 for w in windows)  # longer than allowed whole
+            assert w.start == spans[4][0] or text[w.start - 1] == "，"
+    assert not any(w.kind == "sentence" and w.first == 4 for w in windows)  # longer than allowed whole
+
+
+def test_length_costs_only_the_characters_past_the_free_ones():
+    cost = length_cost(np.array([30.0, 40.0, 90.0]), penalty=2.0, free_chars=40.0)
+    assert cost.tolist() == [0.0, 0.0, 1.0]
 
 
 def test_excerpt_ranker_file_is_small_and_reads_only_computed_features():
