@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         "length_penalty": penalty[0],
         "free_chars": penalty[1],
         "fit_out_of_fold_macro_hit": {str(c): round(v[0], 4) for c, v in tried.items()},
-        "fit_out_of_fold_grid": {f"{p} per char over {f:.0f}": [round(h, 4), round(c, 1)] for (p, f), (h, c) in grid.items()},
+        "fit_out_of_fold_grid": {
+            f"{p} per char over {f:.0f}": [round(h, 4), round(c, 1)] for (p, f), (h, c) in grid.items()
+        },
     }
     for file in FILES:
         chosen = [g for g in groups if g["file"] == file and g["held_out"]]

@@ -322,17 +322,17 @@ def window_table(
         type_match = np.maximum(type_match, layout.types[kind])
         novel_at += [a for a, b in layout.evidence[kind] if not covered[a:b].all()]
     type_novel = _inside(np.array(sorted(novel_at)), starts, ends).astype(float)
-    middle = np.minimum(first + 1, last)  # runs are at most three sentences
-    window_dense = np.maximum(np.maximum(dense[first], dense[middle]), dense[last])
+    window_dense = _over_sentences(np.maximum, dense, first, last)
     latin = float(question.script == "latin")
     count = len(spans)
     before, after = first - 1, last + 1
     has_before, has_after = before >= 0, after < count
     columns = {
         "overlap": overlap, "overlap_gap": overlap - overlap.max(), "coverage": coverage,
-        "coverage_gap": coverage - coverage.max(), "dense": np.maximum(np.maximum(similarity[first], similarity[middle]), similarity[last]),
+        "coverage_gap": coverage - coverage.max(), "dense": _over_sentences(np.maximum, similarity, first, last),
         "dense_gap": window_dense, "dense_mean_gap": (dense[first] + dense[last]) / 2,
-        "dense_rank": 1.0 / (1.0 + np.minimum(np.minimum(rank[first], rank[middle]), rank[last])), "type_match": type_match, "type_novel": type_novel,
+        "dense_rank": 1.0 / (1.0 + _over_sentences(np.minimum, rank, first, last)),
+        "type_match": type_match, "type_novel": type_novel,
         "before_overlap": np.where(has_before, sentence_overlap[np.maximum(before, 0)], 0.0),
         "after_overlap": np.where(has_after, sentence_overlap[np.minimum(after, count - 1)], 0.0),
         "before_dense_gap": np.where(has_before, dense[np.maximum(before, 0)], -1.0),
@@ -347,6 +347,14 @@ def window_table(
     for i, name in enumerate(_STATIC):
         columns[name] = layout.static[:, i]
     return layout.windows, np.column_stack([columns[name] for name in FEATURES])
+
+
+def _over_sentences(reduce: np.ufunc, values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """``reduce`` of a per-sentence value over each window's sentences (``first`` to ``last``)."""
+    result = values[first]
+    for offset in range(1, RUN_SENTENCES):
+        result = reduce(result, values[np.minimum(first + offset, last)])
+    return result
 
 
 def select_excerpts(
