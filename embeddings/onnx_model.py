@@ -130,23 +130,10 @@ def _first_layers(path: Path, target: Path, output: str) -> None:
     runs a whole graph even when only an inner output is fetched, so the first layers need a
     graph of their own; they need no second copy of the weights."""
     import onnx
+    from onnx.utils import Extractor
 
-    model = onnx.load(str(path), load_external_data=False)
-    producer = {name: node for node in model.graph.node for name in node.output}
-    needed, stack = set(), [output]
-    while stack:
-        node = producer.get(stack.pop())
-        if node is not None and id(node) not in needed:
-            needed.add(id(node))
-            stack.extend(node.input)
-    nodes = [node for node in model.graph.node if id(node) in needed]
-    used = {name for node in nodes for name in node.input}
-    graph = onnx.helper.make_graph(
-        nodes, "first_layers", [i for i in model.graph.input if i.name in used],
-        [onnx.helper.make_tensor_value_info(output, onnx.TensorProto.FLOAT, ["batch", "tokens", None])],
-        initializer=[t for t in model.graph.initializer if t.name in used],
-    )
-    first = onnx.helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path), load_external_data=False))
+    first = Extractor(model).extract_model([i.name for i in model.graph.input], [output])
     onnx.save_model(first, str(target))  # the initializers still point into path's data file
 
 

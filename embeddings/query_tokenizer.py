@@ -51,13 +51,7 @@ class QueryTokenizer:
 
     def ids(self, text: str) -> list[int]:
         """``tokenizers``' ids for ``text`` (which ``handles``), truncated to the model's window."""
-        normalized = self.normalizer.normalize_str(text) if self.normalizer is not None else text
-        words = self.pre_tokenizer.pre_tokenize_str(normalized) if self.pre_tokenizer is not None \
-            else [(normalized, None)]
-        content: list[int] = []
-        for word, _ in words:
-            content.extend(piece_id for piece_id, _ in self._viterbi(word))
-        return self.before + content[: self.content_limit] + self.after
+        return self.before + [piece_id for piece_id, _ in self.pieces_of(text)] + self.after
 
     def pieces_of(self, text: str) -> list[tuple[int, str]]:
         """The ids of ``ids(text)`` without the special tokens around them, each with the text
