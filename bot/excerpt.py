@@ -2,12 +2,12 @@
 
 Candidates are the passage's sentences, runs of up to ``RUN_SENTENCES`` consecutive sentences
 that fit in ``RUN_CHARS`` (an answer listed over clauses that end in ；), and windows of
-consecutive clauses inside long sentences. Each is described by
-what tells an answering sentence apart (the question's terms it holds, weighted within the
-passage; its dense similarity; whether it holds the kind of thing asked for; its neighbours;
-how close together the question's terms sit in it; whether it only restates the question) and
-scored by a small LightGBM ranker (lambdarank) trained on the public sets
-(``bench/train_excerpt_ranker.py``; trees in ``bot/models/excerpt_ranker.json``). A length
+consecutive clauses inside long sentences. Each is described by what tells an answering
+sentence apart (the question's terms it holds, weighted within the passage, and its
+characters, for an answer in other words; its dense similarity; whether it holds the kind of
+thing asked for; its neighbours; how close together the question's terms sit in it; whether
+it only restates the question) and scored by a small LightGBM ranker (lambdarank) trained on
+the public sets (``bench/train_excerpt_ranker.py``; trees in ``bot/models/excerpt_ranker.json``). A length
 penalty chosen with it (on the characters past a free allowance) keeps excerpts short. The
 result is always a verbatim slice of the passage, at most ``MAX_EXCERPT_CHARS`` long.
 """
@@ -25,10 +25,10 @@ import numpy as np
 
 from embeddings import lexical
 from embeddings.documents import Passage
-from embeddings.text import fold
+from embeddings.text import CJK_CHAR, fold
 
 from .tree_ranker import TreeRanker
-from .question import Question, asked_about
+from .question import CHINESE_FUNCTION, Question, asked_about
 from .retrieval import TermWeights
 
 MAX_EXCERPT_CHARS = 150
@@ -76,7 +76,7 @@ FEATURES = [
     "short_first", "short_last", "before_overlap", "after_overlap", "before_dense_gap",
     "after_dense_gap", "term_spread", "novelty", "restates", "latin_dense_gap", "latin_overlap",
     "pair_share", "pair_gap", "longest_run", "longest_gap", "coverage_gap", "asks_type", "asks_reason",
-    "type_novel",
+    "type_novel", "char_share", "char_gap",
 ]
 
 
@@ -170,6 +170,7 @@ class _Layout:
     starts: np.ndarray
     ends: np.ndarray
     folded: str  # the passage text as tokens see it (normalised, lower case)
+    codes: np.ndarray  # its characters' code points
     content: np.ndarray  # prefix sums of letters and digits, for shares of a window's content
     types: dict[str, np.ndarray]  # per answer type: does the window hold evidence of it
     evidence: dict[str, list[tuple[int, int]]]  # per answer type: where the passage holds it
@@ -219,8 +220,8 @@ def _layout(text: str, title: str, spans: list[tuple[int, int]], sentence_tokens
     }
     return _Layout(
         windows, tokens, np.array([w.first for w in windows]), np.array([w.last for w in windows]),
-        np.array([w.start for w in windows]), np.array([w.end for w in windows]), folded, content, types, evidence, static,
-        set(lexical.tokens(title)),
+        np.array([w.start for w in windows]), np.array([w.end for w in windows]), folded, _codes(folded), content,
+        types, evidence, static, set(lexical.tokens(title)),
     )
 
 
@@ -249,6 +250,34 @@ def _question_pairs(simplified: str) -> list[str]:
     for run in re.split(r"[\W_]+", asked_about(simplified)):
         pairs += [run[i : i + 2] for i in range(len(run) - 1)] + [""]
     return pairs
+
+
+@functools.lru_cache(maxsize=256)
+def _question_chars(simplified: str) -> tuple[str, ...]:
+    """The question's own Chinese characters (question words and particles left out): a window
+    can say what is asked in other words that still share a character (颜色 and 银灰色)."""
+    return tuple(dict.fromkeys(c for c in asked_about(simplified) if CJK_CHAR.match(c) and c not in CHINESE_FUNCTION))
+
+
+def _codes(text: str) -> np.ndarray:
+    """The text's characters as code points, for comparing them all at once."""
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _char_share(
+    codes: np.ndarray, chars: tuple[str, ...], spans: list[tuple[int, int]], starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """The share of the question's characters a window holds, each weighted by how few of the
+    passage's sentences hold it (a character in every sentence names the subject)."""
+    if not chars:
+        return np.zeros(len(starts))
+    found = np.zeros((len(codes) + 1, len(chars)), dtype=np.int32)  # prefix counts per character
+    np.cumsum(codes[:, None] == _codes("".join(chars))[None, :], axis=0, out=found[1:])
+    bounds = np.array(spans)
+    in_sentences = ((found[bounds[:, 1]] - found[bounds[:, 0]]) > 0).sum(axis=0)
+    count = len(spans)
+    weights = np.log1p((count - in_sentences + 0.5) / (in_sentences + 0.5)) / math.log(1 + (count + 0.5) / 0.5)
+    return ((found[ends] - found[starts]) > 0) @ weights / weights.sum()
 
 
 def window_table(
@@ -323,6 +352,7 @@ def window_table(
         novel_at += [a for a, b in layout.evidence[kind] if not covered[a:b].all()]
     type_novel = _inside(np.array(sorted(novel_at)), starts, ends).astype(float)
     window_dense = _over_sentences(np.maximum, dense, first, last)
+    char_share = _char_share(layout.codes, _question_chars(question.simplified), spans, starts, ends)
     latin = float(question.script == "latin")
     count = len(spans)
     before, after = first - 1, last + 1
@@ -343,6 +373,7 @@ def window_table(
         "longest_gap": longest - longest.max(),
         "asks_type": np.full(len(layout.windows), float(bool(question.answer_types))),
         "asks_reason": np.full(len(layout.windows), float(question.asks_reason)),
+        "char_share": char_share, "char_gap": char_share - char_share.max(),
     }
     for i, name in enumerate(_STATIC):
         columns[name] = layout.static[:, i]

@@ -15,7 +15,7 @@ from bot.answer_span import MODEL_PATH as SPAN_MODEL, AnswerSpanModel, candidate
 from bot.evaluate import answer_hit, evaluate, load_jsonl_cases
 from bot.excerpt import (
     FEATURES, MAX_EXCERPT_CHARS, MODEL_PATH as RANKER_MODEL, RUN_CHARS, RUN_SENTENCES, ExcerptRanker,
-    candidate_windows, length_cost,
+    _char_share, _codes, _question_chars, candidate_windows, length_cost,
 )
 from bot.highlight import highlight_spans, question_words
 from bot.linear_model import ModelFileError
@@ -45,6 +45,19 @@ def test_candidate_windows_are_sentences_runs_and_clause_windows():
         if w.kind == "clauses":  # cut at clause marks only (or the sentence's own ends)
             assert w.start == spans[4][0] or text[w.start - 1] == "，"
     assert not any(w.kind == "sentence" and w.first == 4 for w in windows)  # longer than allowed whole
+
+
+def test_shared_characters_count_where_the_subject_does_not():
+    """颜色 is answered by 银灰色: the window sharing a character of what is asked scores higher
+    than the others, and a character every sentence holds (the subject) counts for little."""
+    sentences = ["蓝线鲷是鲈形目的一种鱼。", "蓝线鲷体呈银灰色，有污斑。", "蓝线鲷分布于西太平洋。"]
+    text = "".join(sentences)
+    ends = list(itertools.accumulate(len(s) for s in sentences))
+    spans = list(zip([0] + ends[:-1], ends))
+    chars = _question_chars(parse_question("蓝线鲷的身体是什么颜色的？").simplified)
+    assert "的" not in chars and "什" not in chars and "色" in chars
+    share = _char_share(_codes(text), chars, spans, np.array([a for a, _ in spans]), np.array([b for _, b in spans]))
+    assert share[0] == share[2] < share[1] / 4
 
 
 def test_length_costs_only_the_characters_past_the_free_ones():
