@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.question import parse_question
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, TokenStates
 
 
 class BatchedQueries:
@@ -27,6 +27,9 @@ class BatchedQueries:
     def encode_query(self, text: str) -> np.ndarray:
         found = self.vectors.get(text)
         return found if found is not None else self.encoder.encode_query(text)
+
+    def encode_question(self, text: str) -> tuple[np.ndarray, TokenStates]:
+        return self.encode_query(text), self.encoder.question_tokens(text)
 
     def __getattr__(self, name):
         return getattr(self.encoder, name)

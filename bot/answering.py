@@ -164,8 +164,10 @@ class Answerer:
             )
         if question.context_words:  # one pass for the question in context and for the question alone
             query_vector, own_vector = self.encoder.encode_queries([question.encoded_text, question.simplified])
+            question_states = None
         else:
-            query_vector = own_vector = self.encoder.encode_query(question.simplified)
+            query_vector, question_states = self.encoder.encode_question(question.simplified)
+            own_vector = query_vector
         retrieval = self.retriever.search(question, query_vector, limit=max(top_k, EXCERPT_POOL))
         candidates = retrieval.candidates
         titles = list(dict.fromkeys(self.index.passage(c.row).title for c in candidates))[:3]
@@ -175,7 +177,9 @@ class Answerer:
         own = replace(question, context={}, context_words=[]) if question.context_words else question
         hits = self._hits(candidates[:top_k], own, own_vector)  # excerpts only for what is shown
         # the question's own words against the first excerpt's, token by token (bot.alignment)
-        aligned = alignment(self.encoder.question_tokens(question.simplified), self.encoder.passage_tokens(hits[0].excerpt))
+        if question_states is None:
+            question_states = self.encoder.question_tokens(question.simplified)
+        aligned = alignment(question_states, self.encoder.passage_tokens(hits[0].excerpt))
         found = self.evidence(question, retrieval, hits[0], aligned)
         confidence = self.confidence.probability(found) if self.confidence is not None else None
         if confidence is not None and confidence < self.min_confidence:

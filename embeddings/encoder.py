@@ -205,6 +205,10 @@ class Encoder:
         """The question's tokens as layer ``ALIGNMENT_LAYER`` sees them (``bot.alignment``)."""
         return self._token_states(text, self.query_prompt)
 
+    def encode_question(self, text: str) -> tuple[np.ndarray, TokenStates]:
+        """The question's vector and its token states (two passes here; one in ONNX float32)."""
+        return self.encode_query(text), self.question_tokens(text)
+
     def passage_tokens(self, text: str) -> TokenStates:
         return self._token_states(text, self.passage_prompt)
 

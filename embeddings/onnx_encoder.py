@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,14 @@ import numpy as np
 from .config import IndexSettings
 from .encoder import TokenStates, token_states
 from .onnx_model import (
-    ALIGNMENT_FILE, FLOAT32_FILE, INT8_FILE, OnnxUnavailable, is_prepared, onnx_folder, pooling_of,
+    ALIGNMENT_FILE, ALIGNMENT_OUTPUT, FLOAT32_FILE, INT8_FILE, REST_FILE, OnnxUnavailable, is_prepared, onnx_folder,
+    pooling_of,
 )
 from .query_tokenizer import open_query_tokenizer
 
 log = logging.getLogger(__name__)
 ENGINES = ("onnx", "onnx-int8")
+EXCERPT_STATES_KEPT = 512  # excerpts whose token states are kept (~50 MB): a popular passage's excerpt comes back
 
 
 def _session(path: Path):
@@ -56,8 +59,11 @@ class OnnxEncoder:
         self.model_folder = model_folder
         self.query_tokenizer = open_query_tokenizer(model_folder, folder, self.max_tokens)
         self.session = _session(folder / (INT8_FILE if engine == "onnx-int8" else FLOAT32_FILE))
-        # the first layers alone, for the token states the confidence aligns (float32 always)
+        # the first layers alone, for the token states the confidence aligns (float32 always);
+        # in float32 a question goes through them and then the rest, one pass for both
         self.first_layers = _session(folder / ALIGNMENT_FILE)
+        self.last_layers = _session(folder / REST_FILE) if engine == "onnx" else None
+        self._excerpt_states: OrderedDict[str, TokenStates] = OrderedDict()
         self.model_id = settings.model
         self.engine = engine
         self.query_prompt = settings.query_prompt
@@ -126,13 +132,18 @@ class OnnxEncoder:
             for i, piece, (a, b) in zip(encoding.ids, encoding.tokens, encoding.offsets)
         ]
 
-    def _token_states(self, text: str, prompt: str) -> TokenStates:
+    def _token_states(self, text: str, prompt: str, rest: bool = False) -> tuple[TokenStates, np.ndarray | None]:
+        """The text's token states; with ``rest``, also its vector, from the rest of the layers."""
         ids, pieces = self._pieces(prompt + text)
+        inputs = {"input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64)}
+        vector = None
         with self._lock:
-            hidden = self.first_layers.run(None, {
-                "input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
-            })[0][0]
-        return token_states(pieces, hidden, self._prompt_length(prompt))
+            hidden = self.first_layers.run(None, inputs)[0]
+            if rest:
+                last = self.last_layers.run(None, {**inputs, ALIGNMENT_OUTPUT: hidden})[0][0]
+                vector = last.mean(axis=0)
+                vector /= max(float(np.linalg.norm(vector)), 1e-12)
+        return token_states(pieces, hidden[0], self._prompt_length(prompt)), vector
 
     @functools.lru_cache(maxsize=4)  # noqa: B019 - two prompts, one encoder per process
     def _prompt_length(self, prompt: str) -> int:
@@ -140,10 +151,30 @@ class OnnxEncoder:
         return sum(piece is not None for piece in self._pieces(prompt.strip())[1]) if prompt.strip() else 0
 
     def question_tokens(self, text: str) -> TokenStates:
-        return self._token_states(text, self.query_prompt)
+        return self._token_states(text, self.query_prompt)[0]
+
+    def encode_question(self, text: str) -> tuple[np.ndarray, TokenStates]:
+        """The question's vector and its token states. In float32 from one pass through the two
+        halves of the model (the same vector to 1e-6); in int8 the states take a float32 pass
+        of their own."""
+        if self.last_layers is None:
+            return self.encode_query(text), self.question_tokens(text)
+        states, vector = self._token_states(text, self.query_prompt, rest=True)
+        return vector.astype(np.float32), states
 
     def passage_tokens(self, text: str) -> TokenStates:
-        return self._token_states(text, self.passage_prompt)
+        """An excerpt's token states, kept for the next question that is shown the same excerpt."""
+        with self._lock:
+            kept = self._excerpt_states.get(text)
+            if kept is not None:
+                self._excerpt_states.move_to_end(text)
+                return kept
+        states = self._token_states(text, self.passage_prompt)[0]
+        with self._lock:
+            self._excerpt_states[text] = states
+            if len(self._excerpt_states) > EXCERPT_STATES_KEPT:
+                self._excerpt_states.popitem(last=False)
+        return states
 
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], self.query_prompt, short=True)[0]

@@ -74,6 +74,15 @@ def test_torch_free_question_encoder_gives_the_same_vectors(encoder, base_settin
         assert mine.pieces == theirs.pieces and mine.pieces
         assert np.einsum("ij,ij->i", mine.vectors, theirs.vectors).min() >= 0.9999
     assert not any("query" in piece for piece in onnx.question_tokens("盘锦").pieces)  # no prompt
+    # a question's vector and states from one pass through the two halves of the float32 graph
+    for question in questions[:10] + ["When is the fishing ban on the Liao River?", "盘锦<mask>"]:
+        vector, states = onnx.encode_question(question)
+        assert np.abs(vector - onnx.encode_query(question)).max() < 1e-5
+        assert states.pieces == onnx.question_tokens(question).pieces
+        assert np.abs(states.vectors - onnx.question_tokens(question).vectors).max() < 1e-5
+    # an excerpt's states are kept: asked again, the same ones, without a pass
+    first_pass = onnx.passage_tokens(passages[1])
+    assert onnx.passage_tokens(passages[1]) is first_pass
     mine, theirs = onnx.passage_tokens(passages[0]), encoder.passage_tokens(passages[0])
     assert mine.pieces == theirs.pieces and np.einsum("ij,ij->i", mine.vectors, theirs.vectors).min() >= 0.9999
     assert isinstance(query_encoder(base_settings), OnnxEncoder)  # the default once prepared
