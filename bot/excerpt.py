@@ -153,10 +153,17 @@ def _local_weights(
     terms = question.weighted_terms
     for term, weight in terms.items():
         found = sum(term in tokens for tokens in token_sets)
-        spread = math.log(1 + (count - found + 0.5) / (found + 0.5)) / math.log(1 + (count + 0.5) / 0.5)
+        spread = _spread(found, count)
         raw[term] = weight * weights.idf(term) * spread * (TITLE_DISCOUNT if term in title_terms else 1.0)
     total = sum(w * weights.idf(t) for t, w in terms.items()) or 1.0
     return {term: value / total for term, value in raw.items()}
+
+
+def _spread(found: int | np.ndarray, count: int) -> float | np.ndarray:
+    """How much a term (or character) found in ``found`` of a passage's ``count`` sentences
+    tells them apart: 1 when no sentence holds it, near 0 when every one does (BM25's idf,
+    across sentences). ``found`` may be a number or an array."""
+    return np.log1p((count - found + 0.5) / (found + 0.5)) / math.log(1 + (count + 0.5) / 0.5)
 
 
 @dataclass
@@ -276,7 +283,7 @@ def _char_share(
     bounds = np.array(spans)
     in_sentences = ((found[bounds[:, 1]] - found[bounds[:, 0]]) > 0).sum(axis=0)
     count = len(spans)
-    weights = np.log1p((count - in_sentences + 0.5) / (in_sentences + 0.5)) / math.log(1 + (count + 0.5) / 0.5)
+    weights = _spread(in_sentences, count)
     return ((found[ends] - found[starts]) > 0) @ weights / weights.sum()
 
 

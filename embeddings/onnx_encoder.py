@@ -48,6 +48,17 @@ def _session(path: Path):
         ) from error
 
 
+def _mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The model's pooling (sentence-transformers' mean over the real tokens)."""
+    summed = (hidden * mask[:, :, None]).sum(axis=1)
+    return summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
+
+
 class OnnxEncoder:
     def __init__(self, settings: IndexSettings, model_folder: Path, engine: str = "onnx"):
         folder = onnx_folder(settings, model_folder)
@@ -97,9 +108,7 @@ class OnnxEncoder:
         for row, tokens in enumerate(batch):
             ids[row, : len(tokens)] = tokens
             mask[row, : len(tokens)] = 1
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        summed = (hidden * mask[:, :, None]).sum(axis=1)
-        return summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return _mean_pooled(self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0], mask)
 
     def _encode(self, texts: list[str], prompt: str, short: bool = False) -> np.ndarray:
         if not texts:
@@ -111,8 +120,7 @@ class OnnxEncoder:
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
                 vectors[rows] = self._run([ids[i] for i in rows])
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+        return _unit_rows(vectors)
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self._encode(texts, self.passage_prompt)
@@ -140,9 +148,8 @@ class OnnxEncoder:
         with self._lock:
             hidden = self.first_layers.run(None, inputs)[0]
             if rest:
-                last = self.last_layers.run(None, {**inputs, ALIGNMENT_OUTPUT: hidden})[0][0]
-                vector = last.mean(axis=0)
-                vector /= max(float(np.linalg.norm(vector)), 1e-12)
+                last = self.last_layers.run(None, {**inputs, ALIGNMENT_OUTPUT: hidden})[0]
+                vector = _unit_rows(_mean_pooled(last, inputs["attention_mask"]).astype(np.float32))[0]
         return token_states(pieces, hidden[0], self._prompt_length(prompt)), vector
 
     @functools.lru_cache(maxsize=4)  # noqa: B019 - two prompts, one encoder per process
@@ -160,7 +167,7 @@ class OnnxEncoder:
         if self.last_layers is None:
             return self.encode_query(text), self.question_tokens(text)
         states, vector = self._token_states(text, self.query_prompt, rest=True)
-        return vector.astype(np.float32), states
+        return vector, states
 
     def passage_tokens(self, text: str) -> TokenStates:
         """An excerpt's token states, kept for the next question that is shown the same excerpt."""
