@@ -1,0 +1,217 @@
+"""Other ways to fit the same features, out of fold on the fitting data: are the models at a plateau?
+
+    .venv/bin/python bench/plateau_checks.py [--part excerpt|confidence|all]
+
+Reads the features the training scripts keep in the model cache (run
+``bench/train_excerpt_ranker.py`` and ``bench/train_confidence.py`` once first). Nothing here
+is shipped and no held-out question is read: each line is scored out of fold on the fitting
+data only, with the folds (grouped by article) and the choices of the shipped training scripts,
+so that it compares with their own out-of-fold figure, printed first as "shipped".
+- excerpt: other LightGBM settings for the excerpt ranker (slower learning with more trees,
+  bagging over seeds, another ranking loss, fewer features per tree, L2), and a length
+  allowance of its own for questions that ask why or how;
+- confidence: the logistic model on piecewise-linear splines of each feature, and with each
+  evidence feature bound to push only the way its meaning says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gold_passages import FILES  # noqa: E402
+import train_confidence  # noqa: E402
+import train_excerpt_ranker as excerpt_training  # noqa: E402
+from bot.excerpt import FEATURES, length_cost  # noqa: E402
+from bot.tree_ranker import TreeRanker  # noqa: E402
+from embeddings.config import IndexSettings  # noqa: E402
+
+SHIPPED = (15, 50, True)  # leaves, min per leaf, files weighed equally (the configuration chosen)
+RANKER_VARIANTS = {
+    "shipped": ({}, (0,)),
+    "learning rate 0.05, 200 trees": ({"learning_rate": 0.05, "n_estimators": 200}, (0,)),
+    "bagging 0.8 rows and columns, 5 seeds averaged": (
+        {"subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8}, (0, 1, 2, 3, 4)),
+    "rank_xendcg loss": ({"objective": "rank_xendcg"}, (0,)),
+    "0.7 of the features per tree": ({"colsample_bytree": 0.7}, (0,)),
+    "L2 5": ({"reg_lambda": 5.0}, (0,)),
+}
+# each evidence feature's meaning says which way it may push the answerability (others are free)
+MORE_IS_BETTER = set(
+    "dense sentence_dense excerpt_dense dense_margin dense_next answer_probability coverage coverage_margin "
+    "excerpt_coverage sentence_coverage longest_match specific_coverage bigram_coverage rarest_present "
+    "rare_share_present best_is_bm25_top best_is_dense_top lexical_evidence fused_margin align_mean align_min "
+    "align_q25 latin_known_present".split()
+)
+LESS_IS_BETTER = set(
+    "numbers_missing missing_words rarest_word_missing excerpt_missing_words unknown_terms type_missing "
+    "dense_behind_best bm25_ratio".split()
+)
+
+
+def cached(name: str) -> Path:
+    path = IndexSettings.from_env().cache_dir / "eval" / name
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: run the training script that writes it once (see this file's doc)")
+    return path
+
+
+def excerpt_checks() -> None:
+    import lightgbm
+    from sklearn.model_selection import GroupKFold
+
+    groups = [g for f in FILES for g in json.loads(cached(f"excerpt-features-{f}.json").read_text(encoding="utf-8"))]
+    fit = [g for g in groups if not g["held_out"]]
+    articles = [f"{g['file']}|{g['article']}" for g in fit]
+    leaves, min_child, _ = SHIPPED
+
+    def out_of_fold(params: dict, seeds: tuple[int, ...]) -> list[np.ndarray]:
+        scores: list[np.ndarray] = [np.zeros(0)] * len(fit)
+        for train, valid in GroupKFold(n_splits=3).split(fit, groups=articles):
+            usable = [fit[i] for i in train if any(fit[i]["labels"])]
+            per_file = {f: sum(g["file"] == f for g in usable) for f in FILES}
+            weights = np.concatenate([
+                np.full(len(g["labels"]), len(usable) / (len(FILES) * per_file[g["file"]])) for g in usable
+            ])
+            models = []
+            for seed in seeds:
+                model = lightgbm.LGBMRanker(**{
+                    "objective": "lambdarank", "n_estimators": excerpt_training.TREES, "num_leaves": leaves,
+                    "learning_rate": 0.1, "min_child_samples": min_child, "verbose": -1, "random_state": seed,
+                    **params,
+                })
+                model.fit(
+                    np.vstack([g["features"] for g in usable]), np.concatenate([g["labels"] for g in usable]),
+                    group=[len(g["labels"]) for g in usable], sample_weight=weights,
+                )
+                models.append(TreeRanker(model.booster_.model_to_string(), list(FEATURES)))
+            for i in valid:
+                table = np.array(fit[i]["features"])
+                scores[i] = np.mean([m.scores(table, FEATURES) for m in models], axis=0)
+        return scores
+
+    def per_file(scores: list[np.ndarray], choose) -> str:
+        hits = [choose([g for g in fit if g["file"] == f], [s for g, s in zip(fit, scores) if g["file"] == f])[0]
+                for f in FILES]
+        return f"macro {np.mean(hits):.4f} (" + ", ".join(f"{f} {h:.3f}" for f, h in zip(FILES, hits)) + ")"
+
+    for name, (params, seeds) in RANKER_VARIANTS.items():
+        scores = out_of_fold(params, seeds)
+        penalty, _ = excerpt_training.penalty_for(fit, scores)
+        print(f"excerpt ranker, {name}: {per_file(scores, lambda gs, ss: excerpt_training.choose(gs, ss, penalty))}"
+              f"; length penalty {penalty}", flush=True)
+        if name == "shipped":
+            shipped_scores, shipped_penalty = scores, penalty
+
+    # questions that ask why or how get a length allowance of their own (both chosen on this grid)
+    reason = FEATURES.index("asks_reason")
+
+    def choose_split(gs, ss, factoid: tuple[float, float], explanation: tuple[float, float]):
+        hits, chars = [], []
+        for g, s in zip(gs, ss):
+            size = np.array(g["chars"], dtype=np.float64)
+            length = explanation if g["features"][0][reason] > 0.5 else factoid
+            best = int(np.argmax(s - length_cost(size, *length)))
+            hits.append(g["labels"][best])
+            chars.append(size[best])
+        return float(np.mean(hits)), float(np.mean(chars))
+
+    best = None
+    for free in (40.0, 60.0, 80.0, 100.0):
+        for penalty in np.arange(0.0, 3.01, 0.1):
+            explanation = (round(float(penalty), 1), free)
+            if choose_split(fit, shipped_scores, shipped_penalty, explanation)[1] > excerpt_training.TARGET_CHARS:
+                continue
+            macro = np.mean([choose_split([g for g in fit if g["file"] == f],
+                                          [s for g, s in zip(fit, shipped_scores) if g["file"] == f],
+                                          shipped_penalty, explanation)[0] for f in FILES])
+            if best is None or macro > best[0]:
+                best = (macro, explanation)
+    print(f"excerpt ranker, shipped trees, why/how questions' own length allowance {best[1]}: "
+          f"{per_file(shipped_scores, lambda gs, ss: choose_split(gs, ss, shipped_penalty, best[1]))}", flush=True)
+
+
+def confidence_checks() -> None:
+    from scipy.optimize import minimize
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+    from sklearn.preprocessing import SplineTransformer
+
+    rows = [json.loads(line) for f in train_confidence.FILES
+            for line in cached(f"confidence-features-{f}.jsonl").read_text(encoding="utf-8").splitlines()]
+    names = sorted(rows[0]["features"])
+    fit = [r for r in rows if not r["held_out"] and r["file"] != "cmrc2018_trial"]
+    x = train_confidence.matrix(fit, names)
+    answerable = np.array([r["answerable"] or r["label"] for r in fit], dtype=int)
+    asked = np.array([r["answerable"] for r in fit], dtype=bool)
+    articles = [f"{r['file']}|{r['article']}" for r in fit]
+
+    class SignBound:
+        """Logistic regression (sklearn's loss and L2) with each coefficient's sign bound."""
+
+        def fit(self, z, y):
+            d = z.shape[1]
+
+            def loss(w):
+                logit = z @ w[:d] + w[d]
+                p = 1 / (1 + np.exp(-logit))
+                gradient = np.concatenate([z.T @ (p - y), [np.sum(p - y)]])
+                gradient[:d] += w[:d]
+                return float(np.sum(np.logaddexp(0, logit) - y * logit) + 0.5 * w[:d] @ w[:d]), gradient
+
+            bounds = [(0, None) if n in MORE_IS_BETTER else (None, 0) if n in LESS_IS_BETTER else (None, None)
+                      for n in names] + [(None, None)]
+            self.w = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=bounds).x
+            return self
+
+        def decision_function(self, z):
+            return z @ self.w[:-1] + self.w[-1]
+
+    def standard(train, valid):
+        mean, scale = train.mean(axis=0), train.std(axis=0) + 1e-9
+        return (train - mean) / scale, (valid - mean) / scale
+
+    def splines(knots: int):
+        def transform(train, valid):
+            spline = SplineTransformer(n_knots=knots, degree=1, knots="quantile", extrapolation="linear")
+            return standard(spline.fit_transform(train), spline.transform(valid))
+        return transform
+
+    variants = {
+        "shipped (logistic regression)": (lambda: LogisticRegression(C=1.0, max_iter=5000), standard),
+        "piecewise-linear splines, 4 knots, C 0.03": (lambda: LogisticRegression(C=0.03, max_iter=5000), splines(4)),
+        "piecewise-linear splines, 6 knots, C 0.03": (lambda: LogisticRegression(C=0.03, max_iter=5000), splines(6)),
+        "signs bound by meaning": (SignBound, standard),
+    }
+    for name, (model, transform) in variants.items():
+        logits = np.zeros(len(fit))
+        for train, valid in GroupKFold(n_splits=5).split(x, answerable, articles):
+            z_train, z_valid = transform(x[train], x[valid])
+            logits[valid] = model().fit(z_train, answerable[train]).decision_function(z_valid)
+        cut = train_confidence.cut_for(logits, asked, train_confidence.TARGET_ANSWERED)
+        found = train_confidence.figures(fit, logits, cut)
+        print(f"confidence, {name}: answered {found['answered']:.3f}, refused {found['refused']:.4f}, "
+              f"confident wrong {found['confident_wrong']:.4f}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=("excerpt", "confidence", "all"), default="all")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    if args.part in ("excerpt", "all"):
+        excerpt_checks()
+    if args.part in ("confidence", "all"):
+        confidence_checks()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
