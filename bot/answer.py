@@ -22,6 +22,14 @@ CLOSEST_ARTICLES = "这些文章最接近，可以换个问法问问它们 / The
 LOW_CONFIDENCE = 0.5
 
 
+def closest_articles(answer: "Answer", bullet: str, escape: Callable[[str], str] = str) -> list[str]:
+    """The lines that name the closest articles under a "not found" or a problem (none when
+    there are none); every front-end draws them the same way."""
+    if not answer.suggestions:
+        return []
+    return [CLOSEST_ARTICLES, *(f"{bullet}{escape(title)}" for title in answer.suggestions)]
+
+
 def confidence_note(answer: "Answer") -> str:
     """The discreet line under a shown answer whose confidence is low but above the cut."""
     if answer.not_found or answer.confidence is None or answer.confidence >= LOW_CONFIDENCE:

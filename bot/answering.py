@@ -33,6 +33,13 @@ MAX_HITS = 10
 UNREACHABLE = "The articles cannot be searched right now (the index does not answer): try again in a minute."
 EXCERPT_POOL = 5  # candidates fetched at least: "not found" suggests titles, confidence compares them
 NEIGHBOURS = 5  # the best passage and the next ones, whose shared terms name the topic
+# The confidence was fitted on Chinese and English questions only: in another script it cannot
+# tell a right quotation from a wrong one (Russian "how do I bake bread?" scored 0.95), so the
+# bot does not quote; it names the articles closest in meaning (the encoder is multilingual).
+OTHER_SCRIPT = (
+    "机器人只能核对中文或英文问题的引文，请用中文或英文提问。The bot can check its quotations only for "
+    "questions in Chinese or English: please ask in one of them."
+)
 
 
 class Answerer:
@@ -173,6 +180,8 @@ class Answerer:
         titles = list(dict.fromkeys(self.index.passage(c.row).title for c in candidates))[:3]
         if not candidates:
             return finish(hits=[], not_found=True, suggestions=titles)
+        if question.script == "other":
+            return finish(hits=[], not_found=True, suggestions=titles, problem=OTHER_SCRIPT)
         # the context finds the passage; the sentence shown must answer the question itself
         own = replace(question, context={}, context_words=[]) if question.context_words else question
         hits = self._hits(candidates[:top_k], own, own_vector)  # excerpts only for what is shown

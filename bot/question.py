@@ -19,6 +19,8 @@ MAX_QUESTION_CHARS = 500
 
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 _MARKDOWN = re.compile(r"(\*\*|__|~~|`+)")
+# a single * or _ of Markdown emphasis (*丹顶鹤*, _孵化_); one between letters or digits stays (snake_case, 5*3)
+_EMPHASIS = re.compile(r"(?<![A-Za-z0-9])[*_]|[*_](?![A-Za-z0-9])")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _WORDISH = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 
@@ -141,7 +143,7 @@ def clean(raw: str) -> tuple[str, bool]:
     text = strip_control(raw or "")
     text = _LINK.sub(r"\1", text)
     text = html.unescape(_TAG.sub(" ", text))
-    text = _MARKDOWN.sub("", text)
+    text = _EMPHASIS.sub("", _MARKDOWN.sub("", text))
     text = re.sub(r"^\s*(#+|>+|[-*+]\s)\s*", "", text)
     text = re.sub(r"\s+", " ", text).strip()
     truncated = len(text) > MAX_QUESTION_CHARS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, confidence_note, follow_up_line
+from .answer import NOT_FOUND, Answer, Hit, closest_articles, confidence_note, follow_up_line
 
 BOLD_YELLOW, BOLD_GREEN_UNDERLINE, DIM, RESET = "\033[1;33m", "\033[1;4;32m", "\033[2m", "\033[0m"
 
@@ -27,16 +27,14 @@ def render_hit(number: int, hit: Hit, colour: bool, lead: bool) -> str:
 
 
 def render_answer(answer: Answer, colour: bool = False, hits: int | None = None, first: int = 0) -> str:
-    if answer.problem:
-        return answer.problem
+    if answer.problem:  # with the closest articles when it has them (a question in another script)
+        return "\n".join([answer.problem, *closest_articles(answer, "  · ")])
     parts = [answer.notice] if answer.notice else []
     if answer.follow_up and first == 0:
         parts.append(f"{DIM}{follow_up_line(answer)}{RESET}" if colour else follow_up_line(answer))
     if answer.not_found:
         parts.append(NOT_FOUND)
-        if answer.suggestions:
-            parts.append(CLOSEST_ARTICLES)
-            parts += [f"  · {title}" for title in answer.suggestions]
+        parts += closest_articles(answer, "  · ")
         return "\n".join(parts)
     shown = answer.hits[first : first + (hits or len(answer.hits))]
     for offset, hit in enumerate(shown):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .answer import CLOSEST_ARTICLES, NOT_FOUND, Answer, Hit, citation, confidence_note, follow_up_line
+from .answer import NOT_FOUND, Answer, Hit, citation, closest_articles, confidence_note, follow_up_line
 
 MESSAGE_LIMIT = 4096
 PAGE = 3
@@ -38,16 +38,14 @@ def hits_on_page(answer: Answer, page: int) -> list[tuple[int, Hit]]:
 
 
 def answer_html(answer: Answer, page: int = 0) -> str:
-    if answer.problem:
-        return escape(answer.problem)
+    if answer.problem:  # with the closest articles when it has them (a question in another script)
+        return "\n".join([escape(answer.problem), *closest_articles(answer, "• ", escape)])
     lines = [escape(answer.notice)] if answer.notice else []
     if answer.follow_up and page == 0:
         lines.append(f"<i>{escape(follow_up_line(answer))}</i>")
     if answer.not_found:
         lines.append(NOT_FOUND)
-        if answer.suggestions:
-            lines.append(CLOSEST_ARTICLES)
-            lines += [f"• {escape(title)}" for title in answer.suggestions]
+        lines += closest_articles(answer, "• ", escape)
         return "\n".join(lines)
     for number, hit in hits_on_page(answer, page):
         prefix = f"{number}. " if page else ""

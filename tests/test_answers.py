@@ -12,6 +12,7 @@ import pytest
 
 from bot import ask, console
 from bot.evaluate import evaluate, load_jsonl_cases
+from bot.question import clean
 from embeddings.config import PROJECT_ROOT
 from tests.conftest import QUESTIONS
 
@@ -79,11 +80,18 @@ def test_empty_or_wordless_questions_get_a_clear_reply(answerer, question):
     assert answer.not_found and answer.problem
 
 
-@pytest.mark.parametrize("question", ["<b>丹顶鹤</b>孵化了几只？", "**丹顶鹤**孵化了几只？", "丹顶鹤\x00孵化了几只？😀"])
+@pytest.mark.parametrize("question", [
+    "<b>丹顶鹤</b>孵化了几只？", "**丹顶鹤**孵化了几只？", "*丹顶鹤* _孵化_ 了几只？", "丹顶鹤\x00孵化了几只？😀",
+])
 def test_markup_and_control_characters_are_ignored(answerer, question):
     answer = answerer.answer(question)
     assert not answer.not_found and "丹顶鹤" in answer.hits[0].passage
-    assert "<b>" not in answer.question and "**" not in answer.question
+    assert not any(mark in answer.question for mark in ("<b>", "*", "_"))
+
+
+def test_markdown_emphasis_goes_but_underscores_and_stars_inside_words_stay():
+    assert clean("*丹顶鹤* _孵化_ [图片](http://x.cn/a_b.jpg)") == ("丹顶鹤 孵化 图片", False)
+    assert clean("snake_case 5*3") == ("snake_case 5*3", False)
 
 
 def test_huge_question_is_shortened_not_crashed(answerer):

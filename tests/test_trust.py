@@ -121,6 +121,24 @@ def test_other_languages_and_scripts_never_crash(answerer, question):
     assert answer.not_found == (not answer.hits)
 
 
+@pytest.mark.parametrize("question", [
+    "Как испечь хлеб?",  # how do I bake bread: the confidence, never fitted on Cyrillic, said 0.95
+    "Сколько птенцов журавля вылупилось в этом году?",
+    "올해 두루미 새끼 몇 마리가 부화했나요?",
+])
+def test_a_question_in_another_script_is_not_quoted_but_pointed_to_the_closest_articles(answerer, question):
+    from bot.render_text import render_answer
+    from bot.telegram_render import answer_html
+
+    answer = answerer.answer(question)
+    assert answer.not_found and not answer.hits and "Chinese or English" in answer.problem
+    assert answer.suggestions  # the encoder is multilingual: the closest articles by meaning
+    for shown in (render_answer(answer), answer_html(answer)):
+        assert "Chinese or English" in shown and answer.suggestions[0] in shown
+    if "журавля" in question or "두루미" in question:  # cranes
+        assert "丹顶鹤" in " ".join(answer.suggestions)
+
+
 def test_the_confidence_reads_which_words_of_the_question_the_passage_never_writes(answerer):
     def evidence(question: str) -> dict[str, float]:
         return answerer.answer(question).evidence.values
