@@ -138,7 +138,9 @@ class EnglishChinese:
             if word[:1].isupper() and word.lower() not in ENGLISH_STOP:
                 found.update(self.names(word))
             for size in range(min(MAX_PHRASE_WORDS, len(words) - at), 0, -1):
-                found.update(self.lookup(" ".join(words[at : at + size]).lower()))
+                senses = self.lookup(" ".join(words[at : at + size]).lower())
+                found.update(senses)
+                found.update(c for w in senses if len(w) == 1 for c in self.compounds(w))
         return found
 
     def _longest_match(self, words: list[str], at: int, known, out: list[Translation]) -> int:

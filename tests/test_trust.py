@@ -53,6 +53,7 @@ def test_a_one_character_sense_the_corpus_never_writes_alone_is_found_in_its_com
     # CC-CEDICT gives "hatch" as 孵 and "crane" as 鹤; news text writes 孵化 and 仙鹤
     found = {t.english: t.chinese for t in dictionary.translate("How many cranes hatched?", known={"孵化", "仙鹤"}.__contains__)}
     assert found == {"cranes": ("仙鹤",), "hatched": ("孵化",)}
+    assert {"孵化", "仙鹤"} <= dictionary.candidates("How many cranes hatched?")  # asked of a server at once
     # only when no sense is in the corpus as it stands: "crane" as 吊车 (a lifting crane) keeps just that
     found = {t.english: t.chinese for t in dictionary.translate("cranes", known={"吊车", "仙鹤"}.__contains__)}
     assert found == {"cranes": ("吊车",)}
