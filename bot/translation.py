@@ -61,7 +61,6 @@ class EnglishChinese:
     """
 
     def __init__(self, cache_dir: Path | None = None, path: Path | None = None):
-        self._compounds: dict[str, list[str]] | None = None  # made on first use, from the names table
         path = path or _dictionary_path()
         stamp = path.stat()
         cached = cache_dir / f"cedict-{stamp.st_size}-{int(stamp.st_mtime)}.pickle" if cache_dir else None
@@ -89,18 +88,6 @@ class EnglishChinese:
 
     def headwords(self, phrase: str) -> list[str]:
         return list(dict.fromkeys(self._senses.get(phrase, [])))
-
-    def compounds(self, character: str) -> list[str]:
-        """The dictionary's two-character words that begin or end with ``character`` (孵: 孵化,
-        孵卵…): a sense given as one literary character is written in compounds in news text."""
-        if self._compounds is None:
-            table: dict[str, list[str]] = {}
-            for word in dict.fromkeys(w for words in self._pinyin.values() for w in words if len(w) == 2):
-                table.setdefault(word[0], []).append(word)
-                if word[1] != word[0]:
-                    table.setdefault(word[1], []).append(word)
-            self._compounds = table
-        return self._compounds.get(character, [])
 
     def lookup(self, phrase: str) -> list[str]:
         """The headwords of a phrase, or of its base form (cranes → crane, hatched → hatch)."""
@@ -138,19 +125,13 @@ class EnglishChinese:
             if word[:1].isupper() and word.lower() not in ENGLISH_STOP:
                 found.update(self.names(word))
             for size in range(min(MAX_PHRASE_WORDS, len(words) - at), 0, -1):
-                senses = self.lookup(" ".join(words[at : at + size]).lower())
-                found.update(senses)
-                found.update(c for w in senses if len(w) == 1 for c in self.compounds(w))
+                found.update(self.lookup(" ".join(words[at : at + size]).lower()))
         return found
 
     def _longest_match(self, words: list[str], at: int, known, out: list[Translation]) -> int:
         def add(english: str, candidates: list[str]) -> bool:
-            """Keep the headwords the corpus holds, each weighted by how many of them there are;
-            when it holds none, the compounds of the one-character ones (hatch: 孵 → 孵化)."""
+            """Keep the headwords the corpus holds, each weighted by how many of them there are."""
             found = [w for w in candidates if known is None or known(w)]
-            if not found and known is not None:
-                compounds = (c for w in candidates if len(w) == 1 for c in self.compounds(w))
-                found = [c for c in dict.fromkeys(compounds) if known(c)]
             if 0 < len(found) <= MAX_SENSES:
                 out.append(Translation(english, tuple(found), 1.0 / len(found)))
                 return True

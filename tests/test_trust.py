@@ -49,16 +49,6 @@ def test_translations_keep_only_words_the_corpus_has(dictionary):
     assert [t.chinese for t in found] == [("禁止",)] and found[0].weight == 1.0
 
 
-def test_a_one_character_sense_the_corpus_never_writes_alone_is_found_in_its_compounds(dictionary):
-    # CC-CEDICT gives "hatch" as 孵 and "crane" as 鹤; news text writes 孵化 and 仙鹤
-    found = {t.english: t.chinese for t in dictionary.translate("How many cranes hatched?", known={"孵化", "仙鹤"}.__contains__)}
-    assert found == {"cranes": ("仙鹤",), "hatched": ("孵化",)}
-    assert {"孵化", "仙鹤"} <= dictionary.candidates("How many cranes hatched?")  # asked of a server at once
-    # only when no sense is in the corpus as it stands: "crane" as 吊车 (a lifting crane) keeps just that
-    found = {t.english: t.chinese for t in dictionary.translate("cranes", known={"吊车", "仙鹤"}.__contains__)}
-    assert found == {"cranes": ("吊车",)}
-
-
 def test_weighted_bm25_scores_match_bm25s(answerer):
     """Our reader of bm25s's files (the bot does not import bm25s) scores as bm25s itself does."""
     import bm25s
