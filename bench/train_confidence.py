@@ -1,6 +1,6 @@
 """Re-train the confidence model from ../shared/bench and print its held-out figures.
 
-    .venv/bin/python bench/train_confidence.py [--bench DIR] [--reuse] [--dry-run]
+    .venv/bin/python bench/train_confidence.py [--bench DIR] [--reuse] [--dry-run] [--archive JSONL]
 
 Data (the refusal protocol of ../shared/bench/README.md): each file's contexts 1, 3, 5, … are
 indexed and every question is asked; a question's label is whether its first excerpt holds a
@@ -77,8 +77,11 @@ def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) 
     return rows
 
 
-def gather(bench: Path, encoder: Encoder, files: list[str], reuse: bool) -> list[dict]:
-    """Every file's rows, from its cache (``--reuse``) or by asking its questions again."""
+def gather(
+    bench: Path, encoder: Encoder, files: list[str], reuse: bool, distractors: Path | None = None,
+) -> list[dict]:
+    """Every file's rows, from its cache (``--reuse``) or by asking its questions again; with
+    ``distractors``, the refusal protocol inside that archive (no unrelated-corpus rows)."""
     settings = IndexSettings.from_env()
     panjin = replace(
         settings, corpus_dir=PROJECT_ROOT / "corpus", index_dir=settings.cache_dir / "eval" / "panjin-index",
@@ -86,7 +89,9 @@ def gather(bench: Path, encoder: Encoder, files: list[str], reuse: bool) -> list
     unrelated = None
     rows: list[dict] = []
     for file in files:
-        cached = settings.cache_dir / "eval" / f"confidence-features-{file}.jsonl"
+        setting = "archive" if distractors else "single"
+        archive = f"in-{Path(distractors).stem}-" if distractors else ""
+        cached = settings.cache_dir / "eval" / f"confidence-features-{archive}{file}.jsonl"
         if reuse and cached.is_file():
             rows += [json.loads(line) for line in cached.read_text(encoding="utf-8").splitlines()]
             continue
@@ -95,7 +100,7 @@ def gather(bench: Path, encoder: Encoder, files: list[str], reuse: bool) -> list
             unrelated = Answerer(load_index(panjin.index_dir), encoder, AnswerSettings(), confidence=None)
         started = time.perf_counter()
         file_rows: list[dict] = []
-        refusal_dir, cases = prepare_refusal(bench / f"{file}.json", progress=False)
+        refusal_dir, cases = prepare_refusal(bench / f"{file}.json", progress=False, distractors=distractors)
         order = {a: i for i, a in enumerate(dict.fromkeys(c.article for c in cases))}
         split = lambda article, file=file, order=order: held_out(file, order, article)  # noqa: E731
         answerer = Answerer(load_index(refusal_dir), encoder, AnswerSettings(), confidence=None)
@@ -103,8 +108,10 @@ def gather(bench: Path, encoder: Encoder, files: list[str], reuse: bool) -> list
         removed = [c for c in cases if not c.indexed]
         file_rows += collect(answerer, indexed, file, "indexed", split)
         file_rows += collect(answerer, removed, file, "removed", split)
-        sample = cases[:: max(1, len(cases) // EASY_PER_FILE)][:EASY_PER_FILE]
+        sample = [] if distractors else cases[:: max(1, len(cases) // EASY_PER_FILE)][:EASY_PER_FILE]
         file_rows += collect(unrelated, sample, file, "unrelated", split)
+        for row in file_rows:
+            row["setting"] = setting
         cached.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in file_rows), encoding="utf-8")
         log.info("%s: %d questions in %.0f s", file, len(cases) + len(sample), time.perf_counter() - started)
         rows += file_rows
@@ -129,7 +136,7 @@ def figures(rows: list[dict], probabilities: np.ndarray, cut: float) -> dict:
     easy = np.array([r["kind"] == "unrelated" for r in rows], dtype=bool)
 
     def share(mask_top, mask_all):
-        return round(float(mask_top.sum()) / max(1, int(mask_all.sum())), 4)
+        return round(float(mask_top.sum()) / int(mask_all.sum()), 4) if mask_all.any() else None
 
     return {
         "answerable": int(answerable.sum()),
@@ -142,6 +149,21 @@ def figures(rows: list[dict], probabilities: np.ndarray, cut: float) -> dict:
     }
 
 
+def calibration(rows: list[dict], probabilities: np.ndarray) -> dict[str, dict]:
+    """Per band of predicted probability: how many rows, the mean prediction, and how often the
+    first excerpt did hold the gold (a calibrated model has the two close)."""
+    labels = np.array([r["label"] for r in rows], dtype=np.float64)
+    bands = {}
+    for low in (0.0, 0.2, 0.4, 0.6, 0.8):
+        inside = (probabilities >= low) & (probabilities < low + 0.2 + (low == 0.8))
+        if inside.any():
+            bands[f"{low:.1f}-{low + 0.2:.1f}"] = {
+                "rows": int(inside.sum()), "predicted": round(float(probabilities[inside].mean()), 3),
+                "held": round(float(labels[inside].mean()), 3),
+            }
+    return bands
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bench", type=Path, default=PROJECT_ROOT.parent / "shared" / "bench")
@@ -149,13 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", nargs="+", default=list(FILES), choices=FILES, help="gather these only")
     parser.add_argument("--dry-run", action="store_true", help="print the figures, do not write the model")
     parser.add_argument("--compare", action="store_true", help="also print gradient boosting's figures")
+    parser.add_argument("--archive", type=Path, metavar="JSONL",
+                        help="also report the held-out halves inside this archive (never fitted on)")
     args = parser.parse_args(argv)
     configure_logging()
     logging.getLogger("train_confidence").setLevel(logging.INFO)
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    rows = gather(args.bench, BatchedQueries(Encoder(IndexSettings.from_env())), args.files, args.reuse)
+    encoder = BatchedQueries(Encoder(IndexSettings.from_env()))
+    rows = gather(args.bench, encoder, args.files, args.reuse)
 
     names = sorted(rows[0]["features"])
     fit = [r for r in rows if not r["held_out"] and r["file"] != "cmrc2018_trial"]
@@ -201,22 +226,23 @@ def main(argv: list[str] | None = None) -> int:
     # one logistic model: the calibration folds into its coefficients
     coefficients = final.coef_[0] * slope
     intercept = float(final.intercept_[0]) * slope + offset
-    probabilities = 1 / (1 + np.exp(-((matrix(test, names) - mean) / scale @ coefficients + intercept)))
 
     report = {"cut": round(cut, 4), "fit_out_of_fold": figures(fit, oof, cut)}
     if args.compare:
         boosted = calibrated(out_of_fold(boosted=True))
         report["compare_boosted_out_of_fold"] = figures(fit, boosted, cut_for(boosted, answerable_fit, TARGET_ANSWERED))
-    for file in FILES:
-        picked = [i for i, r in enumerate(test) if r["file"] == file]
-        if picked:
-            report[f"held_out:{file}"] = figures([test[i] for i in picked], probabilities[picked], cut)
-    calibration = [
-        (round(float(low), 1), round(float(np.mean(np.array([r["label"] for r in test])[(probabilities >= low) & (probabilities < low + 0.2)])), 3))
-        for low in (0.0, 0.2, 0.4, 0.6, 0.8)
-        if ((probabilities >= low) & (probabilities < low + 0.2)).any()
-    ]
-    report["held_out_calibration"] = {f"{low:.1f}-{low + 0.2:.1f}": share for low, share in calibration}
+    def held_out_figures(test: list[dict], prefix: str) -> None:
+        probabilities = 1 / (1 + np.exp(-((matrix(test, names) - mean) / scale @ coefficients + intercept)))
+        for file in FILES:
+            picked = [i for i, r in enumerate(test) if r["file"] == file]
+            if picked:
+                report[f"{prefix}:{file}"] = figures([test[i] for i in picked], probabilities[picked], cut)
+        report[f"{prefix}_calibration"] = calibration(test, probabilities)
+
+    held_out_figures(test, "held_out")
+    if args.archive:  # the same halves among unrelated articles: does the probability still hold?
+        archived = gather(args.bench, encoder, args.files, args.reuse, distractors=args.archive)
+        held_out_figures([r for r in archived if r["held_out"]], "held_out_in_archive")
     print(json.dumps(report, ensure_ascii=False, indent=1))
     if not args.dry_run:
         about = {

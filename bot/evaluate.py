@@ -204,14 +204,15 @@ def evaluate(answerer: Answerer, cases: list[Case], cut: float | None = None) ->
 
 def refusal_cases(cases: list[Case], contexts: list[str]) -> tuple[set[str], list[Case]]:
     """The refusal protocol of ../shared/bench/README.md: contexts 1, 3, 5, … (in file order)
-    are indexed, the others removed; every question is still asked."""
+    are indexed, the others removed; every question is still asked. Returns the removed ones."""
     kept = set(contexts[0::2])
-    return kept, [replace(c, indexed=c.context in kept) for c in cases]
+    return set(contexts) - kept, [replace(c, indexed=c.context in kept) for c in cases]
 
 
-def subset_index(full: KnowledgeIndex, keep_urls: set[str], index_dir: Path) -> Path:
-    """An index of some of a built index's passages, reusing its vectors (nothing encoded)."""
-    rows = [i for i, p in enumerate(full.passages) if p.url in keep_urls]
+def subset_index(full: KnowledgeIndex, drop_urls: set[str], index_dir: Path) -> Path:
+    """An index of a built index's passages but those of ``drop_urls``, reusing its vectors
+    (nothing encoded)."""
+    rows = [i for i, p in enumerate(full.passages) if p.url not in drop_urls]
     passages = [full.passages[i] for i in rows]
     dimension = full.manifest.dimension
     sentences = [full.sentence_vectors_of(i) for i in rows]
@@ -259,11 +260,18 @@ def prepare_distracted(corpus_dir: Path, distractors: Path, progress: bool = Tru
     return eval_settings.index_dir
 
 
-def prepare_refusal(file: Path, progress: bool = True) -> tuple[Path, list[Case]]:
+def prepare_refusal(
+    file: Path, progress: bool = True, distractors: Path | None = None,
+) -> tuple[Path, list[Case]]:
+    """The refusal protocol's index; with ``distractors``, inside that archive (both protocols
+    at once: the removed contexts' questions then also meet thousands of unrelated articles)."""
     index_dir, cases, contexts = prepare_squad(file, progress)
-    kept, cases = refusal_cases(cases, contexts)
+    removed, cases = refusal_cases(cases, contexts)
     refusal_dir = index_dir.parent / "refusal-index"
-    subset_index(load_index(index_dir), kept, refusal_dir)
+    if distractors:
+        index_dir = prepare_distracted(index_dir.parent / "corpus", distractors, progress)
+        refusal_dir = index_dir.parent / "refusal-index"
+    subset_index(load_index(index_dir), removed, refusal_dir)
     return refusal_dir, cases
 
 
@@ -280,9 +288,6 @@ def run(file: Path, index_dir: Path, as_json: bool, answerer_factory=Answerer.lo
         if not given.is_file():
             print(f"error: {given} does not exist", file=sys.stderr)
             return 2
-    if refusal and distractors:
-        print("error: --refusal and --distractors are separate protocols: use one", file=sys.stderr)
-        return 2
     if refusal and IndexSettings.from_env().backend != "faiss":
         print("error: --refusal cuts a subset out of a FAISS index: run it with INDEX_BACKEND=faiss", file=sys.stderr)
         return 2
@@ -290,7 +295,7 @@ def run(file: Path, index_dir: Path, as_json: bool, answerer_factory=Answerer.lo
         print("error: --refusal takes a SQuAD-format .json file", file=sys.stderr)
         return 2
     if refusal:
-        index_dir, cases = prepare_refusal(file, progress=not as_json)
+        index_dir, cases = prepare_refusal(file, progress=not as_json, distractors=distractors)
     elif file.suffix.lower() == ".json":
         index_dir, cases, _ = prepare_squad(file, progress=not as_json)
         if distractors:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,6 @@ import pytest
 from bot import ask as ask_command
 from bot.console import ConsoleSession
 from bot.conversation import Conversation, Conversations, ask
-from embeddings.config import PROJECT_ROOT
 
 FOLLOWUPS = Path(__file__).parent / "data" / "panjin_followups.jsonl"
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,13 +228,13 @@ def test_eval_reports_refusals_and_the_trade_off(answerer):
 
 def test_refusal_protocol_keeps_every_other_context():
     cases = [Case("a", ["x"], "c1"), Case("b", ["y"], "c2"), Case("c", ["z"], "c3")]
-    kept, marked = refusal_cases(cases, ["c1", "c2", "c3"])
-    assert kept == {"c1", "c3"} and [c.indexed for c in marked] == [True, False, True]
+    removed, marked = refusal_cases(cases, ["c1", "c2", "c3"])
+    assert removed == {"c2"} and [c.indexed for c in marked] == [True, False, True]
     assert [c.answerable for c in marked] == [True, False, True]
 
 
-def test_eval_refusal_command_on_a_squad_file(tmp_path):
-    """The refusal protocol end to end: a SQuAD file of the shipped page's paragraphs."""
+def _mini_squad(folder: Path) -> Path:
+    """A SQuAD file of the shipped page's paragraphs, with a question or two about each."""
     from embeddings.corpus import parse_corpus
 
     passages = parse_corpus(PROJECT_ROOT / "corpus").passages
@@ -242,16 +243,48 @@ def test_eval_refusal_command_on_a_squad_file(tmp_path):
     data = {"data": [{"title": p.title, "paragraphs": [{"id": f"p{i}", "context": p.text, "qas": [
         {"question": q, "answers": [{"text": key}]} for key, q in questions.items() if key in p.text
     ]}]} for i, p in enumerate(chosen)]}
-    squad = tmp_path / "mini.json"
+    squad = folder / "mini.json"
     squad.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return squad
+
+
+def _eval_json(*args: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    result = subprocess.run([sys.executable, "-m", "bot", "eval", str(squad), "--refusal", "--json"],
+    result = subprocess.run([sys.executable, "-m", "bot", "eval", *args, "--json"],
                             env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    figures = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_eval_refusal_command_on_a_squad_file(tmp_path):
+    """The refusal protocol end to end: a SQuAD file of the shipped page's paragraphs."""
+    figures = _eval_json(str(_mini_squad(tmp_path)), "--refusal")
     assert figures["questions"] >= 3
     assert figures["unanswerable_refused"] is not None and figures["answerable_answered"] is not None
     assert "trade_off" in figures
+
+
+def test_refusal_inside_an_archive_keeps_the_unrelated_articles_and_drops_the_removed_contexts(tmp_path):
+    """Both protocols at once: the removed contexts' questions also meet an archive's articles."""
+    from bot.evaluate import prepare_refusal
+    from embeddings.index_store import load_index
+
+    squad = _mini_squad(tmp_path)
+    archive = tmp_path / "archive.jsonl"
+    archive.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in [
+        {"title": "北京迎来降雨降温", "text": "今天北方多地出现降雨降温天气，北京最高气温16度。", "date": "2018-05-01"},
+        {"title": "全球官方黄金储备", "text": "世界黄金协会今天最新数据显示，全球官方黄金储备共计33700吨。", "date": "2018-02-01"},
+    ]), encoding="utf-8")
+    refusal_dir, cases = prepare_refusal(squad, progress=False, distractors=archive)
+    passages = load_index(refusal_dir).passages
+    urls = {p.url for p in passages}
+    removed = {c.context for c in cases if not c.indexed}
+    assert removed and not removed & urls
+    assert {c.context for c in cases if c.indexed} <= urls
+    assert {"北京迎来降雨降温", "全球官方黄金储备"} <= {p.title for p in passages}
+
+    figures = _eval_json(str(squad), "--refusal", "--distractors", str(archive))
+    assert figures["questions"] == len(cases) and figures["unanswerable_refused"] is not None
 
 
 def test_ask_json_has_confidence(answerer):
