@@ -30,7 +30,6 @@ from gold_passages import FILES  # noqa: E402
 import train_confidence  # noqa: E402
 import train_excerpt_ranker as excerpt_training  # noqa: E402
 from bot.excerpt import FEATURES, length_cost  # noqa: E402
-from bot.tree_ranker import TreeRanker  # noqa: E402
 from embeddings.config import IndexSettings  # noqa: E402
 
 SHIPPED = (15, 50, True)  # leaves, min per leaf, files weighed equally (the configuration chosen)
@@ -64,34 +63,17 @@ def cached(name: str) -> Path:
 
 
 def excerpt_checks() -> None:
-    import lightgbm
     from sklearn.model_selection import GroupKFold
 
     groups = [g for f in FILES for g in json.loads(cached(f"excerpt-features-{f}.json").read_text(encoding="utf-8"))]
     fit = [g for g in groups if not g["held_out"]]
     articles = [f"{g['file']}|{g['article']}" for g in fit]
-    leaves, min_child, _ = SHIPPED
 
     def out_of_fold(params: dict, seeds: tuple[int, ...]) -> list[np.ndarray]:
         scores: list[np.ndarray] = [np.zeros(0)] * len(fit)
         for train, valid in GroupKFold(n_splits=3).split(fit, groups=articles):
-            usable = [fit[i] for i in train if any(fit[i]["labels"])]
-            per_file = {f: sum(g["file"] == f for g in usable) for f in FILES}
-            weights = np.concatenate([
-                np.full(len(g["labels"]), len(usable) / (len(FILES) * per_file[g["file"]])) for g in usable
-            ])
-            models = []
-            for seed in seeds:
-                model = lightgbm.LGBMRanker(**{
-                    "objective": "lambdarank", "n_estimators": excerpt_training.TREES, "num_leaves": leaves,
-                    "learning_rate": 0.1, "min_child_samples": min_child, "verbose": -1, "random_state": seed,
-                    **params,
-                })
-                model.fit(
-                    np.vstack([g["features"] for g in usable]), np.concatenate([g["labels"] for g in usable]),
-                    group=[len(g["labels"]) for g in usable], sample_weight=weights,
-                )
-                models.append(TreeRanker(model.booster_.model_to_string(), list(FEATURES)))
+            models = [excerpt_training.fit_ranker([fit[i] for i in train], *SHIPPED, **params, random_state=seed)
+                      for seed in seeds]
             for i in valid:
                 table = np.array(fit[i]["features"])
                 scores[i] = np.mean([m.scores(table, FEATURES) for m in models], axis=0)

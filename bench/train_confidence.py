@@ -88,10 +88,9 @@ def gather(
     )
     unrelated = None
     rows: list[dict] = []
+    inside = f"in-{Path(distractors).stem}-" if distractors else ""
     for file in files:
-        setting = "archive" if distractors else "single"
-        archive = f"in-{Path(distractors).stem}-" if distractors else ""
-        cached = settings.cache_dir / "eval" / f"confidence-features-{archive}{file}.jsonl"
+        cached = settings.cache_dir / "eval" / f"confidence-features-{inside}{file}.jsonl"
         if reuse and cached.is_file():
             rows += [json.loads(line) for line in cached.read_text(encoding="utf-8").splitlines()]
             continue
@@ -110,8 +109,6 @@ def gather(
         file_rows += collect(answerer, removed, file, "removed", split)
         sample = [] if distractors else cases[:: max(1, len(cases) // EASY_PER_FILE)][:EASY_PER_FILE]
         file_rows += collect(unrelated, sample, file, "unrelated", split)
-        for row in file_rows:
-            row["setting"] = setting
         cached.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in file_rows), encoding="utf-8")
         log.info("%s: %d questions in %.0f s", file, len(cases) + len(sample), time.perf_counter() - started)
         rows += file_rows
@@ -155,7 +152,8 @@ def calibration(rows: list[dict], probabilities: np.ndarray) -> dict[str, dict]:
     labels = np.array([r["label"] for r in rows], dtype=np.float64)
     bands = {}
     for low in (0.0, 0.2, 0.4, 0.6, 0.8):
-        inside = (probabilities >= low) & (probabilities < low + 0.2 + (low == 0.8))
+        high = low + 0.2 if low < 0.8 else np.inf  # the last band takes 1.0 too
+        inside = (probabilities >= low) & (probabilities < high)
         if inside.any():
             bands[f"{low:.1f}-{low + 0.2:.1f}"] = {
                 "rows": int(inside.sum()), "predicted": round(float(probabilities[inside].mean()), 3),

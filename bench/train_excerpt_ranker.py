@@ -83,9 +83,10 @@ def choose(groups: list[dict], scores: list[np.ndarray], length: tuple[float, fl
     return float(np.mean(hits)), float(np.mean(chars))
 
 
-def fit_ranker(groups: list[dict], leaves: int, min_child: int, balanced: bool) -> TreeRanker:
+def fit_ranker(groups: list[dict], leaves: int, min_child: int, balanced: bool, **settings) -> TreeRanker:
     """Lambdarank over the windows of each question (a group); small on purpose.
-    ``balanced``: each file weighs the same in all (DRCD has four times CMRC's questions)."""
+    ``balanced``: each file weighs the same in all (DRCD has four times CMRC's questions);
+    ``settings``: other LightGBM parameters (bench/plateau_checks.py tries some)."""
     groups = [g for g in groups if any(g["labels"])]
     per_file = {f: sum(g["file"] == f for g in groups) for f in FILES}
     weights = np.concatenate([
@@ -94,6 +95,7 @@ def fit_ranker(groups: list[dict], leaves: int, min_child: int, balanced: bool) 
     ])
     return fit_lambdarank(
         [(np.array(g["features"]), g["labels"]) for g in groups], FEATURES, leaves, min_child, TREES, weights,
+        **settings,
     )
 
 

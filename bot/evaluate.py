@@ -267,10 +267,9 @@ def prepare_refusal(
     at once: the removed contexts' questions then also meet thousands of unrelated articles)."""
     index_dir, cases, contexts = prepare_squad(file, progress)
     removed, cases = refusal_cases(cases, contexts)
-    refusal_dir = index_dir.parent / "refusal-index"
     if distractors:
         index_dir = prepare_distracted(index_dir.parent / "corpus", distractors, progress)
-        refusal_dir = index_dir.parent / "refusal-index"
+    refusal_dir = index_dir.parent / "refusal-index"
     subset_index(load_index(index_dir), removed, refusal_dir)
     return refusal_dir, cases
 

@@ -59,14 +59,16 @@ class TreeRanker:
 
 
 def fit_lambdarank(groups: list[tuple[np.ndarray, list[int]]], features: list[str], leaves: int = 15,
-                   min_child: int = 50, trees: int = 100, weights: np.ndarray | None = None) -> TreeRanker:
-    """LightGBM lambdarank over groups of (feature rows, labels) (training scripts only)."""
+                   min_child: int = 50, trees: int = 100, weights: np.ndarray | None = None,
+                   **settings) -> TreeRanker:
+    """LightGBM lambdarank over groups of (feature rows, labels) (training scripts only);
+    ``settings``: other LGBMRanker parameters, over these defaults (bench/plateau_checks.py)."""
     import lightgbm
 
-    model = lightgbm.LGBMRanker(
-        objective="lambdarank", n_estimators=trees, num_leaves=leaves, learning_rate=0.1,
-        min_child_samples=min_child, verbose=-1,
-    )
+    model = lightgbm.LGBMRanker(**{
+        "objective": "lambdarank", "n_estimators": trees, "num_leaves": leaves, "learning_rate": 0.1,
+        "min_child_samples": min_child, "verbose": -1, **settings,
+    })
     model.fit(
         np.vstack([rows for rows, _ in groups]), np.concatenate([labels for _, labels in groups]),
         group=[len(labels) for _, labels in groups], sample_weight=weights,
