@@ -12,9 +12,14 @@ Split, so that no figure printed as "held-out" comes from data the model was fit
   12 articles;
 - held out: CMRC's and DRCD's second halves, XQuAD's last 12 articles. CMRC's first half is
   neither: the answer-span model, whose probability is a feature, was fitted on it.
-The default cut (MIN_CONFIDENCE) is chosen on out-of-fold predictions of the fitting data
-(5 folds grouped by article): the highest cut that still answers 0.95 of its answerable
-questions. The held-out figures are then read at that cut.
+The second opinion (bot.answering): each of the first three hits is judged as if it had come
+first, and the one the model trusts most leads when it beats the first by a margin. Each row
+records its alternatives (the next hits' features and labels); the margin is the one with the
+best excerpt hit@1 out of fold (averaged over the fitting files; ties go to the larger margin).
+The default cut (MIN_CONFIDENCE) is then chosen on out-of-fold predictions of the fitting data
+(5 folds grouped by article), for the hit that comes first: the highest cut that still answers
+0.95 of its answerable questions. The held-out figures are read at that cut, and beside them
+the first hit's alone (at the cut chosen without a second opinion).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
 from bot.answering import Answerer  # noqa: E402
-from bot.confidence import MODEL_PATH, ConfidenceModel  # noqa: E402
+from bot.confidence import MODEL_PATH, ConfidenceModel, preferred  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
 from bot.evaluate import Case, prepare_refusal  # noqa: E402
 from embeddings.build import build_index  # noqa: E402
@@ -45,6 +50,9 @@ from embeddings.text import normalise  # noqa: E402
 
 FILES = ("xquad_dev_en", "xquad_dev_zh", "cmrc2018_trial", "drcd_dev_simplified")
 TARGET_ANSWERED = 0.95
+NEVER = 1.0  # a margin no confidence reaches: the first hit always stays first
+# margins the second opinion may ask of another hit's confidence over the first's (bot.answering)
+MARGINS = (0.0, 0.025, 0.05, 0.1, 0.2, NEVER)
 EASY_PER_FILE = 400  # questions of each file also asked against the unrelated Panjin page
 log = logging.getLogger("train_confidence")
 
@@ -69,10 +77,19 @@ def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) 
             continue
         first = answer.hits[0].excerpt if answer.hits else ""
         gold = [normalise(a) for a in case.answers]
+
+        def holds(excerpt: str) -> int:
+            return int(any(g and g in normalise(excerpt) for g in gold))
+
         rows.append({
             "file": file, "kind": kind, "article": case.article, "held_out": split(case.article),
-            "answerable": kind == "indexed", "label": int(any(g and g in normalise(first) for g in gold)),
+            "answerable": kind == "indexed", "label": holds(first),
             "question": case.question, "excerpt": first, "features": answer.evidence.values,
+            # the next hits, each as if it had come first: for the second opinion's margin
+            "alternatives": [
+                {"label": holds(hit.excerpt), "features": other.values}
+                for hit, other in zip(answer.hits[1:], answer.alternatives)
+            ],
         })
     return rows
 
@@ -116,7 +133,11 @@ def gather(
 
 
 def matrix(rows: list[dict], names: list[str]) -> np.ndarray:
-    return np.array([[row["features"].get(n, 0.0) for n in names] for row in rows], dtype=np.float64)
+    return features_matrix(rows_features(rows), names)
+
+
+def features_matrix(features: list[dict], names: list[str]) -> np.ndarray:
+    return np.array([[values.get(n, 0.0) for n in names] for values in features], dtype=np.float64)
 
 
 def cut_for(probabilities: np.ndarray, answerable: np.ndarray, target: float) -> float:
@@ -125,9 +146,51 @@ def cut_for(probabilities: np.ndarray, answerable: np.ndarray, target: float) ->
     return float(scores[int(np.floor((1 - target) * len(scores)))]) if len(scores) else 0.5
 
 
-def figures(rows: list[dict], probabilities: np.ndarray, cut: float) -> dict:
+class Judged:
+    """The confidence of every row's first hit and of its alternatives (the next hits, each as
+    if it had come first), so that any margin of the second opinion can be replayed."""
+
+    def __init__(self, rows: list[dict], first: np.ndarray, others: np.ndarray) -> None:
+        self.rows = rows
+        self.options = [[(float(p), r["label"])] for p, r in zip(first, rows)]
+        owners, alternatives = alternatives_of(rows)
+        for owner, p, other in zip(owners, others, alternatives):
+            self.options[owner].append((float(p), other["label"]))
+
+    def chosen(self, margin: float) -> tuple[np.ndarray, np.ndarray]:
+        """The confidence and the label of the hit that comes first at this margin."""
+        picked = [options[preferred([p for p, _ in options], margin)] for options in self.options]
+        return np.array([p for p, _ in picked]), np.array([label for _, label in picked], dtype=bool)
+
+
+def alternatives_of(rows: list[dict]) -> tuple[np.ndarray, list[dict]]:
+    """Every row's alternatives in row order, with the index of the row each belongs to."""
+    owners = np.array([i for i, r in enumerate(rows) for _ in r["alternatives"]], dtype=np.int64)
+    return owners, [a for r in rows for a in r["alternatives"]]
+
+
+def rows_features(rows: list[dict]) -> list[dict]:
+    return [r["features"] for r in rows]
+
+
+def choose_margin(judged: Judged, answerable: np.ndarray) -> float:
+    """The margin with the best excerpt hit@1 on the answerable questions, averaged over the
+    files; on a tie, the larger margin (the fused order stays unless the evidence is clear)."""
+    files = sorted({r["file"] for r in judged.rows})
+    file_of = np.array([r["file"] for r in judged.rows])
+
+    def macro_hit(margin: float) -> float:
+        labels = judged.chosen(margin)[1]
+        return round(float(np.mean([labels[answerable & (file_of == f)].mean() for f in files])), 4)
+
+    scores = {margin: macro_hit(margin) for margin in MARGINS}
+    log.info("second opinion, macro excerpt hit@1 by margin (out of fold): %s", scores)
+    return max(MARGINS, key=lambda m: (scores[m], m))
+
+
+def figures(rows: list[dict], probabilities: np.ndarray, cut: float, labels: np.ndarray | None = None) -> dict:
     shown = probabilities >= cut
-    label = np.array([r["label"] for r in rows], dtype=bool)
+    label = np.array([r["label"] for r in rows], dtype=bool) if labels is None else labels
     answerable = np.array([r["answerable"] for r in rows], dtype=bool)
     hard = np.array([r["kind"] == "removed" for r in rows], dtype=bool)
     easy = np.array([r["kind"] == "unrelated" for r in rows], dtype=bool)
@@ -146,10 +209,10 @@ def figures(rows: list[dict], probabilities: np.ndarray, cut: float) -> dict:
     }
 
 
-def calibration(rows: list[dict], probabilities: np.ndarray) -> dict[str, dict]:
+def calibration(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, dict]:
     """Per band of predicted probability: how many rows, the mean prediction, and how often the
     first excerpt did hold the gold (a calibrated model has the two close)."""
-    labels = np.array([r["label"] for r in rows], dtype=np.float64)
+    labels = labels.astype(np.float64)
     bands = {}
     for low in (0.0, 0.2, 0.4, 0.6, 0.8):
         high = low + 0.2 if low < 0.8 else np.inf  # the last band takes 1.0 too
@@ -183,9 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     names = sorted(rows[0]["features"])
     fit = [r for r in rows if not r["held_out"] and r["file"] != "cmrc2018_trial"]
     test = [r for r in rows if r["held_out"]]
+    if any("alternatives" not in r for r in rows):
+        print("error: the cached features predate the second opinion: run without --reuse", file=sys.stderr)
+        return 2
     x = matrix(fit, names)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     z = (x - mean) / scale
+    owners, others = alternatives_of(fit)
+    z_others = (matrix(others, names) - mean) / scale
     # Stage 1 ranks by answerability: positives are questions whose passage is indexed (or whose
     # first excerpt holds the gold anyway), negatives the removed-context and unrelated ones.
     # (Fitting "first excerpt holds the gold" directly refused less at the same answered share:
@@ -201,41 +269,68 @@ def main(argv: list[str] | None = None) -> int:
         return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05) if boosted else (
             LogisticRegression(C=1.0, max_iter=5000))
 
-    def out_of_fold(boosted: bool = False) -> np.ndarray:
-        """Stage-1 logits for every fitting row from a model that did not see its article."""
+    def logit(p: np.ndarray) -> np.ndarray:
+        return np.log(np.clip(p, 1e-9, 1)) - np.log(np.clip(1 - p, 1e-9, 1))
+
+    def out_of_fold(boosted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Stage-1 logits for every fitting row, and for its alternatives, from a model that did
+        not see its article."""
         groups = [f"{r['file']}|{r['article']}" for r in fit]
-        logits = np.zeros(len(fit))
+        logits, other_logits = np.zeros(len(fit)), np.zeros(len(owners))
         for train, valid in GroupKFold(n_splits=5).split(z, answerable, groups):
-            p = model(boosted).fit(z[train], answerable[train]).predict_proba(z[valid])[:, 1]
-            logits[valid] = np.log(np.clip(p, 1e-9, 1)) - np.log(np.clip(1 - p, 1e-9, 1))
-        return logits
+            fold = model(boosted).fit(z[train], answerable[train])
+            logits[valid] = logit(fold.predict_proba(z[valid])[:, 1])
+            theirs = np.isin(owners, valid)
+            if theirs.any():
+                other_logits[theirs] = logit(fold.predict_proba(z_others[theirs])[:, 1])
+        return logits, other_logits
 
     answerable_fit = np.array([r["answerable"] for r in fit], dtype=bool)
-    oof_logits = out_of_fold()
+    oof_logits, oof_other_logits = out_of_fold()
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(oof_logits.reshape(-1, 1), holds)
     slope, offset = float(platt.coef_[0][0]), float(platt.intercept_[0])
 
     def calibrated(logits: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-(slope * logits + offset)))
 
-    oof = calibrated(oof_logits)
+    judged = Judged(fit, calibrated(oof_logits), calibrated(oof_other_logits))
+    # the second opinion's margin, then the cut for the confidence of the hit that comes first
+    margin = choose_margin(judged, answerable_fit)
+    oof, oof_labels = judged.chosen(margin)
     cut = cut_for(oof, answerable_fit, TARGET_ANSWERED)
+    first_only = judged.chosen(NEVER)[0]
+    first_only_cut = cut_for(first_only, answerable_fit, TARGET_ANSWERED)
     final = model().fit(z, answerable)
     # one logistic model: the calibration folds into its coefficients
     coefficients = final.coef_[0] * slope
     intercept = float(final.intercept_[0]) * slope + offset
 
-    report = {"cut": round(cut, 4), "fit_out_of_fold": figures(fit, oof, cut)}
+    report = {
+        "cut": round(cut, 4), "prefer_margin": margin,
+        "fit_out_of_fold": figures(fit, oof, cut, oof_labels),
+        "fit_out_of_fold_first_hit_only": {"cut": round(first_only_cut, 4), **figures(fit, first_only, first_only_cut)},
+    }
     if args.compare:
-        boosted = calibrated(out_of_fold(boosted=True))
+        boosted = calibrated(out_of_fold(boosted=True)[0])
         report["compare_boosted_out_of_fold"] = figures(fit, boosted, cut_for(boosted, answerable_fit, TARGET_ANSWERED))
+
+    def predict(features: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-((features - mean) / scale @ coefficients + intercept)))
+
     def held_out_figures(test: list[dict], prefix: str) -> None:
-        probabilities = 1 / (1 + np.exp(-((matrix(test, names) - mean) / scale @ coefficients + intercept)))
-        for file in FILES:
-            picked = [i for i, r in enumerate(test) if r["file"] == file]
-            if picked:
-                report[f"{prefix}:{file}"] = figures([test[i] for i in picked], probabilities[picked], cut)
-        report[f"{prefix}_calibration"] = calibration(test, probabilities)
+        """Figures with the second opinion at its margin and cut, and with the first hit only
+        (at the cut that would have been chosen without it), file by file."""
+        judged = Judged(test, predict(matrix(test, names)), predict(matrix(alternatives_of(test)[1], names)))
+        for name, (probabilities, labels), at in (
+            (prefix, judged.chosen(margin), cut), (f"{prefix}_first_hit_only", judged.chosen(NEVER), first_only_cut),
+        ):
+            for file in FILES:
+                picked = [i for i, r in enumerate(test) if r["file"] == file]
+                if picked:
+                    report[f"{name}:{file}"] = figures(
+                        [test[i] for i in picked], probabilities[picked], at, labels[picked],
+                    )
+        report[f"{prefix}_calibration"] = calibration(*judged.chosen(margin))
 
     held_out_figures(test, "held_out")
     if args.archive:  # the same halves among unrelated articles: does the probability still hold?
@@ -251,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
             "held_out_figures": report,
             "command": "python bench/train_confidence.py",
         }
-        ConfidenceModel(names, mean, scale, coefficients, intercept, {"min_confidence": cut}, about).save(MODEL_PATH)
+        ConfidenceModel(
+            names, mean, scale, coefficients, intercept, {"min_confidence": cut, "prefer_margin": margin}, about,
+        ).save(MODEL_PATH)
         print(f"written to {MODEL_PATH}")
     return 0
 

@@ -141,6 +141,9 @@ class Answer:
     # estimated probability that the first excerpt answers the question (None: not estimated)
     confidence: float | None = None
     evidence: Evidence | None = field(default=None, repr=False)  # what the confidence came from
+    # training data only (an answerer without a confidence model): the next hits' evidence, each
+    # as if it had come first (bot.answering's second opinion)
+    alternatives: list[Evidence] = field(default_factory=list, repr=False)
     follow_up: str = ""  # the article title this answer followed up on (a question leaning on the last)
     context_words: list[str] = field(default_factory=list)  # the previous turn's words it was asked with
 

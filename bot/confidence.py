@@ -216,12 +216,30 @@ def _bigram_coverage(question: Question, passage: str) -> float:
     return sum(p in passage for p in pairs) / len(pairs) if pairs else 0.0
 
 
+def preferred(confidences: list[float], margin: float) -> int:
+    """The most trusted hit, when it beats the first by more than ``margin``; else the first."""
+    if not confidences:
+        return 0
+    best = max(range(len(confidences)), key=confidences.__getitem__)
+    return best if confidences[best] > confidences[0] + margin else 0
+
+
 class ConfidenceModel(LinearModel):
     """The confidence model's file: a ``LinearModel`` with its default cut."""
 
     @property
     def min_confidence(self) -> float:  # the default operating point (see the module docstring)
         return self.settings["min_confidence"]
+
+    @property
+    def prefer_margin(self) -> float:
+        """How much more another hit's confidence must be to put it first (1 or more: never);
+        chosen with the cut by ``bench/train_confidence.py``."""
+        return self.settings["prefer_margin"]
+
+    def preferred(self, confidences: list[float]) -> int:
+        """Which of the hits (their confidences, the first hit's first) should come first."""
+        return preferred(confidences, self.prefer_margin)
 
     def probability(self, evidence: Evidence | dict[str, float]) -> float:
         return super().probability(evidence.values if isinstance(evidence, Evidence) else evidence)
@@ -231,4 +249,4 @@ class ConfidenceModel(LinearModel):
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "ConfidenceModel":
-        return super().load(path, retrain=RETRAIN, settings=("min_confidence",))
+        return super().load(path, retrain=RETRAIN, settings=("min_confidence", "prefer_margin"))

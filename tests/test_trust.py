@@ -14,12 +14,14 @@ import pytest
 
 from bot import ask
 from bot.answer import LOW_CONFIDENCE, Answer, confidence_note
-from bot.confidence import MODEL_PATH, ConfidenceModel, ConfidenceModelError
+from bot.answering import Answerer
+from bot.confidence import MODEL_PATH, ConfidenceModel, ConfidenceModelError, preferred
 from bot.config import AnswerSettings, SettingError
 from bot.evaluate import Case, evaluate, refusal_cases
 from bot.question import parse_question
 from bot.translation import EnglishChinese
 from embeddings.config import PROJECT_ROOT
+from tests.conftest import QUESTIONS
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +160,11 @@ def test_the_confidence_reads_how_closely_the_excerpt_matches_the_question_word_
     tokens = answerer.encoder.question_tokens("盘锦的邮政编码是多少？")
     assert [tokens.pieces[i] for i in asked_rows(tokens)] == ["盘", "锦", "邮", "政", "编", "码"]
 
+    # the fused ranking's first excerpt (no second opinion: that would pick the best aligned of three)
+    first_only = Answerer(answerer.index, answerer.encoder, AnswerSettings(), confidence=None)
+
     def aligned(question: str) -> dict[str, float]:
-        return answerer.answer(question).evidence.values
+        return first_only.answer(question).evidence.values
 
     asked_about, elsewhere = aligned("辽河禁渔期是什么时候？"), aligned("熊猫每天吃多少竹子？")
     for name in ("align_mean", "align_min", "align_q25"):
@@ -173,6 +178,40 @@ def test_an_unrelated_english_question_is_less_confident_than_a_related_one(answ
     related = answerer.answer("When is the fishing ban on the Liao River?")
     unrelated = answerer.answer("How do I make a cup of coffee?")
     assert unrelated.confidence < related.confidence
+
+
+def test_the_hit_the_confidence_trusts_most_comes_first_when_it_is_clearly_ahead():
+    assert preferred([0.3, 0.5, 0.2], margin=0.1) == 1
+    assert preferred([0.3, 0.35, 0.2], margin=0.1) == 0  # ahead, but not by the margin
+    assert preferred([0.3, 0.9, 0.95], margin=0.1) == 2
+    assert preferred([0.3, 0.9], margin=1.0) == 0  # a margin of 1: the fused order always stays
+    assert preferred([], margin=0.0) == 0
+
+
+def test_the_second_opinion_replays_exactly_what_the_training_rows_record(answerer):
+    """The answer puts first the hit that the training rows' alternatives (each hit's evidence as
+    if it had come first, bench/train_confidence.py) say the model trusts most, with its confidence."""
+    recorder = Answerer(answerer.index, answerer.encoder, AnswerSettings(), confidence=None)
+    model = answerer.confidence
+    assert 0 <= model.prefer_margin < 1  # the shipped model asks for a second opinion
+    moved = 0
+    for case in [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]:
+        recorded = recorder.answer(case["q"])
+        if not recorded.hits:
+            continue
+        assert len(recorded.alternatives) == len(recorded.hits) - 1
+        confidences = [model.probability(e) for e in [recorded.evidence, *recorded.alternatives]]
+        chosen = preferred(confidences, model.prefer_margin)
+        saved, answerer.min_confidence = answerer.min_confidence, 0.0
+        try:
+            answer = answerer.answer(case["q"])
+        finally:
+            answerer.min_confidence = saved
+        assert answer.hits[0].passage_id == recorded.hits[chosen].passage_id
+        assert answer.confidence == pytest.approx(confidences[chosen])
+        assert sorted(h.passage_id for h in answer.hits) == sorted(h.passage_id for h in recorded.hits)
+        moved += chosen > 0
+    assert moved >= 1  # on the Panjin questions some answer comes from a later hit
 
 
 def test_low_confidence_gets_a_discreet_note():
