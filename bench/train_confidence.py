@@ -20,6 +20,11 @@ The default cut (MIN_CONFIDENCE) is then chosen on out-of-fold predictions of th
 (5 folds grouped by article), for the hit that comes first: the highest cut that still answers
 0.95 of its answerable questions. The held-out figures are read at that cut, and beside them
 the first hit's alone (at the cut chosen without a second opinion).
+
+Mixed questions (English ones that write a term in Chinese, made by bench/mixed_questions.py from
+the two XQuAD files) are gathered the same way but never fitted on by the model: its logit gets
+a Platt scaling of their own (``mixed_slope``, ``mixed_offset``), fitted on their first 12
+articles and reported on the other 12.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from bot.answering import Answerer  # noqa: E402
 from bot.confidence import MODEL_PATH, ConfidenceModel, preferred  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
 from bot.evaluate import Case, prepare_refusal  # noqa: E402
+from mixed_questions import default_path as mixed_path, write_mixed  # noqa: E402
 from embeddings.build import build_index  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
@@ -49,6 +55,7 @@ from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.text import normalise  # noqa: E402
 
 FILES = ("xquad_dev_en", "xquad_dev_zh", "cmrc2018_trial", "drcd_dev_simplified")
+MIXED = "xquad_dev_mixed"  # English questions writing a term in Chinese (bench/mixed_questions.py)
 TARGET_ANSWERED = 0.95
 NEVER = 1.0  # a margin no confidence reaches: the first hit always stays first
 # margins the second opinion may ask of another hit's confidence over the first's (bot.answering)
@@ -85,6 +92,7 @@ def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) 
             "file": file, "kind": kind, "article": case.article, "held_out": split(case.article),
             "answerable": kind == "indexed", "label": holds(first),
             "question": case.question, "excerpt": first, "features": answer.evidence.values,
+            "mixed": answer.evidence.mixed,
             # the next hits, each as if it had come first: for the second opinion's margin
             "alternatives": [
                 {"label": holds(hit.excerpt), "features": other.values}
@@ -116,7 +124,8 @@ def gather(
             unrelated = Answerer(load_index(panjin.index_dir), encoder, AnswerSettings(), confidence=None)
         started = time.perf_counter()
         file_rows: list[dict] = []
-        refusal_dir, cases = prepare_refusal(bench / f"{file}.json", progress=False, distractors=distractors)
+        source = write_mixed(bench, mixed_path()) if file == MIXED else bench / f"{file}.json"
+        refusal_dir, cases = prepare_refusal(source, progress=False, distractors=distractors)
         order = {a: i for i, a in enumerate(dict.fromkeys(c.article for c in cases))}
         split = lambda article, file=file, order=order: held_out(file, order, article)  # noqa: E731
         answerer = Answerer(load_index(refusal_dir), encoder, AnswerSettings(), confidence=None)
@@ -314,17 +323,38 @@ def main(argv: list[str] | None = None) -> int:
         boosted = calibrated(out_of_fold(boosted=True)[0])
         report["compare_boosted_out_of_fold"] = figures(fit, boosted, cut_for(boosted, answerable_fit, TARGET_ANSWERED))
 
-    def predict(features: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-((features - mean) / scale @ coefficients + intercept)))
+    def logits_of(features: list[dict]) -> np.ndarray:
+        return (features_matrix(features, names) - mean) / scale @ coefficients + intercept
 
-    def held_out_figures(test: list[dict], prefix: str) -> None:
+    # Mixed questions (an English question writing a term in Chinese) get their own Platt scaling
+    # of the model's logit, fitted on XQuAD's first 12 articles of them (the model never saw one)
+    mixed_rows = gather(args.bench, encoder, [MIXED], args.reuse)
+    mixed_fit = [r for r in mixed_rows if not r["held_out"]]
+    mixed_platt = LogisticRegression(C=1e6, max_iter=1000).fit(
+        logits_of(rows_features(mixed_fit)).reshape(-1, 1), [r["label"] for r in mixed_fit],
+    )
+    mixed_slope, mixed_offset = float(mixed_platt.coef_[0][0]), float(mixed_platt.intercept_[0])
+    report["mixed_calibration"] = {"slope": round(mixed_slope, 4), "offset": round(mixed_offset, 4)}
+
+    def predict(rows: list[dict], features: list[dict], calibrate_mixed: bool = True) -> np.ndarray:
+        logits = logits_of(features)
+        if calibrate_mixed:
+            mixed = np.array([r.get("mixed", False) for r in rows], dtype=bool)
+            logits[mixed] = mixed_slope * logits[mixed] + mixed_offset
+        return 1 / (1 + np.exp(-logits))
+
+    def held_out_figures(test: list[dict], prefix: str, calibrate_mixed: bool = True) -> None:
         """Figures with the second opinion at its margin and cut, and with the first hit only
         (at the cut that would have been chosen without it), file by file."""
-        judged = Judged(test, predict(matrix(test, names)), predict(matrix(alternatives_of(test)[1], names)))
+        owners, others = alternatives_of(test)
+        judged = Judged(
+            test, predict(test, rows_features(test), calibrate_mixed),
+            predict([test[i] for i in owners], rows_features(others), calibrate_mixed),
+        )
         for name, (probabilities, labels), at in (
             (prefix, judged.chosen(margin), cut), (f"{prefix}_first_hit_only", judged.chosen(NEVER), first_only_cut),
         ):
-            for file in FILES:
+            for file in (*FILES, MIXED):
                 picked = [i for i, r in enumerate(test) if r["file"] == file]
                 if picked:
                     report[f"{name}:{file}"] = figures(
@@ -332,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
                     )
         report[f"{prefix}_calibration"] = calibration(*judged.chosen(margin))
 
-    held_out_figures(test, "held_out")
+    held_out_figures(test + [r for r in mixed_rows if r["held_out"]], "held_out")
+    held_out_figures(mixed_fit, "mixed_fitting_half")
+    held_out_figures([r for r in mixed_rows if r["held_out"]], "mixed_held_out_without_their_calibration", calibrate_mixed=False)
     if args.archive:  # the same halves among unrelated articles: does the probability still hold?
         archived = gather(args.bench, encoder, args.files, args.reuse, distractors=args.archive)
         held_out_figures([r for r in archived if r["held_out"]], "held_out_in_archive")
@@ -340,14 +372,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dry_run:
         about = {
             "fitted_on": "drcd_dev_simplified (first half of its articles), xquad_dev_en and xquad_dev_zh "
-                         "(first 12 articles); refusal protocol + questions against the Panjin page",
+                         "(first 12 articles); refusal protocol + questions against the Panjin page; "
+                         "mixed_slope/offset: xquad_dev_mixed (bench/mixed_questions.py), first 12 articles",
             "cut_chosen_on": "5-fold out-of-fold predictions of the fitting data, grouped by article: "
                              f"{TARGET_ANSWERED} of answerable questions answered",
             "held_out_figures": report,
             "command": "python bench/train_confidence.py",
         }
         ConfidenceModel(
-            names, mean, scale, coefficients, intercept, {"min_confidence": cut, "prefer_margin": margin}, about,
+            names, mean, scale, coefficients, intercept,
+            {"min_confidence": cut, "prefer_margin": margin, "mixed_slope": mixed_slope, "mixed_offset": mixed_offset},
+            about,
         ).save(MODEL_PATH)
         print(f"written to {MODEL_PATH}")
     return 0

@@ -25,7 +25,7 @@ from embeddings import lexical
 from embeddings.text import CJK_CHAR, fold
 
 from .excerpt import TYPE_EVIDENCE
-from .linear_model import LinearModel, ModelFileError
+from .linear_model import LinearModel, ModelFileError, sigmoid
 from .question import CHINESE_FUNCTION, ENGLISH_STOP, INTERROGATIVES, Question, asked_about_words
 from .retrieval import Retrieval, TermWeights
 
@@ -41,6 +41,7 @@ class Evidence:
     """What the confidence model is told about one answered question."""
 
     values: dict[str, float] = field(default_factory=dict)
+    mixed: bool = False  # an English question writing some words in Chinese: calibrated apart
 
     def vector(self, names: list[str]) -> np.ndarray:
         return np.array([self.values.get(name, 0.0) for name in names], dtype=np.float64)
@@ -118,7 +119,7 @@ def evidence(
     for name in ("dense", "dense_margin", "excerpt_dense", "coverage", "excerpt_coverage", "lexical_evidence",
                  "sentence_coverage", "sentence_dense", "answer_probability"):
         values[f"cross_{name}"] = cross * values[name]
-    return Evidence(values)
+    return Evidence(values, mixed=question.mixed_english)
 
 
 def _specific_coverage(idf: dict[str, float], present: set[str], neighbours: list[set[str]]) -> float:
@@ -242,11 +243,18 @@ class ConfidenceModel(LinearModel):
         return preferred(confidences, self.prefer_margin)
 
     def probability(self, evidence: Evidence | dict[str, float]) -> float:
-        return super().probability(evidence.values if isinstance(evidence, Evidence) else evidence)
+        """A mixed question's logit is recalibrated: fitted on English and Chinese questions, the
+        model reads the strong lexical evidence of its Chinese words as an English question's."""
+        if not isinstance(evidence, Evidence):
+            return super().probability(evidence)
+        logit = self.logit(evidence.values)
+        if evidence.mixed:
+            logit = self.settings["mixed_slope"] * logit + self.settings["mixed_offset"]
+        return sigmoid(logit)
 
     def save(self, path: Path = MODEL_PATH) -> None:
         super().save(path)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "ConfidenceModel":
-        return super().load(path, retrain=RETRAIN, settings=("min_confidence", "prefer_margin"))
+        return super().load(path, retrain=RETRAIN, settings=("min_confidence", "prefer_margin", "mixed_slope", "mixed_offset"))

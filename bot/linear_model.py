@@ -33,10 +33,12 @@ class LinearModel:
         """One logit per row of a (rows × features) matrix in ``features`` order."""
         return ((rows - self.mean) / self.scale) @ self.coefficients + self.intercept
 
-    def probability(self, values: dict[str, float]) -> float:
+    def logit(self, values: dict[str, float]) -> float:
         row = np.array([[values.get(name, 0.0) for name in self.features]], dtype=np.float64)
-        logit = float(self.logits(row)[0])
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+        return float(self.logits(row)[0])
+
+    def probability(self, values: dict[str, float]) -> float:
+        return sigmoid(self.logit(values))
 
     def to_json(self) -> dict:
         return {
@@ -76,3 +78,7 @@ class LinearModel:
         if len(sizes) != 1:
             raise ModelFileError(f"the model file {path} has inconsistent sizes: retrain it with `{retrain}`")
         return model
+
+
+def sigmoid(logit: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))

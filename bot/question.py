@@ -87,14 +87,21 @@ class Question:
 
     @property
     def script(self) -> str:
-        """``cjk`` when the question holds Chinese characters, ``latin`` when only Latin
-        letters, ``other`` for any other script (Cyrillic, Arabic, …)."""
+        """``cjk`` when the question is written in Chinese, ``latin`` in Latin letters (a mixed
+        question by the words most of it is written in: "what is the 得胜村 village song called?"
+        is an English question naming a Chinese village), ``other`` for any other script."""
         if CJK_CHAR.search(self.text):
-            return "cjk"
+            return "latin" if written_mostly_in_latin(self.text) else "cjk"
         letters = [c for c in self.text if c.isalpha()]
         if letters and sum(bool(_LATIN_LETTER.match(c)) for c in letters) >= 0.5 * len(letters):
             return "latin"
         return "other" if letters else "cjk"
+
+    @property
+    def mixed_english(self) -> bool:
+        """An English question that writes some of its words in Chinese (得胜村 village song):
+        its evidence is calibrated apart (``bot.confidence``)."""
+        return self.script == "latin" and bool(CJK_CHAR.search(self.text))
 
     @property
     def asks_reason(self) -> bool:
@@ -119,6 +126,23 @@ class Question:
     def encoded_text(self) -> str:
         """What the dense encoder reads: the question, after the context it leans on."""
         return " ".join(self.context_words + [self.simplified]) if self.context_words else self.simplified
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
+_QUOTED = re.compile(r"《[^》]*》|「[^」]*」|『[^』]*』|“[^”]*”|\"[^\"]*\"")
+
+
+@functools.lru_cache(maxsize=256)
+def written_mostly_in_latin(text: str) -> bool:
+    """More of a mixed question's words are Latin than Chinese (jieba's words, question words
+    and particles included: they carry the sentence's grammar, which is the language it is in).
+    A quoted title is one word of either (《This Is Where I Came In》是谁的专辑 is Chinese)."""
+    text = _QUOTED.sub(" 《》 ", text)
+    latin = len(_LATIN_WORD.findall(text))
+    if not latin:
+        return False
+    chinese = sum(bool(CJK_CHAR.search(w)) for w in lexical.segmenter().cut(_LATIN_WORD.sub(" ", text)))
+    return latin > chinese
 
 
 @functools.lru_cache(maxsize=256)

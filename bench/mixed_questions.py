@@ -1,0 +1,98 @@
+"""Mixed-language questions from XQuAD: an English question that writes one of its terms in Chinese.
+
+    .venv/bin/python bench/mixed_questions.py [--bench DIR] [--out FILE]
+
+Users who ask in English about Chinese articles often write a name in Chinese ("what is the
+得胜村 village song called?"). XQuAD's English and Chinese questions are parallel (same ids), so
+each English question gets the Chinese word that its Chinese twin uses for one of its phrases:
+the phrase's CC-CEDICT headwords (or, for a capitalised word, the characters its pinyin reads
+as) that the Chinese question writes; a name is preferred, then the longest word. Questions
+with no such phrase are left out; the contexts (Chinese) stay as they are, so the refusal
+protocol removes the same contexts as for the two XQuAD files. Written as SQuAD JSON (default:
+the model cache's ``eval/xquad_dev_mixed.json``), for ``python -m bot eval`` and
+``bench/train_confidence.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.question import ENGLISH_STOP, INTERROGATIVES  # noqa: E402
+from bot.translation import EnglishChinese  # noqa: E402
+from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
+from embeddings.text import to_simplified  # noqa: E402
+
+_WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
+MAX_PHRASE_WORDS = 4
+
+
+def default_path() -> Path:
+    return IndexSettings.from_env().cache_dir / "eval" / "xquad_dev_mixed.json"
+
+
+def mixed_question(english: str, chinese: str, dictionary: EnglishChinese) -> str | None:
+    """``english`` with one phrase replaced by the word ``chinese`` uses for it, or None."""
+    words = list(_WORD.finditer(english))
+    best: tuple[tuple[bool, int], int, int, str] | None = None
+    for at, first in enumerate(words):
+        if first.group().lower() in ENGLISH_STOP:
+            continue
+        for size in range(1, min(MAX_PHRASE_WORDS, len(words) - at) + 1):
+            phrase = " ".join(w.group() for w in words[at : at + size])
+            found = dictionary.lookup(phrase.lower())
+            if size == 1 and phrase[:1].isupper():
+                found = found + dictionary.names(phrase)
+            for word in found:
+                if len(word) < 2 or word not in chinese or any(q in word for q in INTERROGATIVES):
+                    continue
+                rank = (phrase[:1].isupper(), len(word))  # a name first, then the longest word
+                if best is None or rank > best[0]:
+                    best = (rank, first.start(), words[at + size - 1].end(), word)
+    if best is None:
+        return None
+    _, start, end, word = best
+    return english[:start] + word + english[end:]
+
+
+def write_mixed(bench: Path, target: Path) -> Path:
+    english = json.loads((bench / "xquad_dev_en.json").read_text(encoding="utf-8"))
+    chinese = json.loads((bench / "xquad_dev_zh.json").read_text(encoding="utf-8"))
+    twins = {q["id"]: to_simplified(q["question"]) for a in chinese["data"] for p in a["paragraphs"] for q in p["qas"]}
+    dictionary = EnglishChinese(IndexSettings.from_env().cache_dir)
+    mixed = copy.deepcopy(english)
+    for article in mixed["data"]:
+        for paragraph in article["paragraphs"]:
+            kept = []
+            for qa in paragraph["qas"]:
+                question = mixed_question(qa["question"], twins.get(qa["id"], ""), dictionary)
+                if question:
+                    kept.append({**qa, "question": question})
+            paragraph["qas"] = kept
+    text = json.dumps(mixed, ensure_ascii=False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:  # same file, same eval cache
+        target.write_text(text, encoding="utf-8")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bench", type=Path, default=PROJECT_ROOT.parent / "shared" / "bench")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    target = write_mixed(args.bench, args.out or default_path())
+    data = json.loads(target.read_text(encoding="utf-8"))
+    count = sum(len(p["qas"]) for a in data["data"] for p in a["paragraphs"])
+    print(f"{count} mixed questions written to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
