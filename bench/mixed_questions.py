@@ -37,8 +37,8 @@ def default_path() -> Path:
     return IndexSettings.from_env().cache_dir / "eval" / "xquad_dev_mixed.json"
 
 
-def mixed_question(english: str, chinese: str, dictionary: EnglishChinese) -> str | None:
-    """``english`` with one phrase replaced by the word ``chinese`` uses for it, or None."""
+def shared_word(english: str, chinese: str, dictionary: EnglishChinese) -> tuple[int, int, str] | None:
+    """Where a phrase of ``english`` stands (start, end) and the word ``chinese`` uses for it."""
     words = list(_WORD.finditer(english))
     best: tuple[tuple[bool, int], int, int, str] | None = None
     for at, first in enumerate(words):
@@ -55,13 +55,28 @@ def mixed_question(english: str, chinese: str, dictionary: EnglishChinese) -> st
                 rank = (phrase[:1].isupper(), len(word))  # a name first, then the longest word
                 if best is None or rank > best[0]:
                     best = (rank, first.start(), words[at + size - 1].end(), word)
-    if best is None:
+    return best[1:] if best else None
+
+
+def mixed_question(english: str, chinese: str, dictionary: EnglishChinese) -> str | None:
+    """``english`` with one phrase replaced by the word ``chinese`` uses for it, or None."""
+    shared = shared_word(english, chinese, dictionary)
+    if shared is None:
         return None
-    _, start, end, word = best
+    start, end, word = shared
     return english[:start] + word + english[end:]
 
 
-def write_mixed(bench: Path, target: Path) -> Path:
+def mixed_chinese_question(english: str, chinese: str, dictionary: EnglishChinese) -> str | None:
+    """The other way round: ``chinese`` writing that word as ``english``'s phrase (辽河的 fishing ban)."""
+    shared = shared_word(english, chinese, dictionary)
+    if shared is None:
+        return None
+    start, end, word = shared
+    return chinese.replace(word, f" {english[start:end]} ", 1).strip()
+
+
+def write_mixed(bench: Path, target: Path, into_chinese: bool = False) -> Path:
     english = json.loads((bench / "xquad_dev_en.json").read_text(encoding="utf-8"))
     chinese = json.loads((bench / "xquad_dev_zh.json").read_text(encoding="utf-8"))
     twins = {q["id"]: to_simplified(q["question"]) for a in chinese["data"] for p in a["paragraphs"] for q in p["qas"]}
@@ -71,7 +86,8 @@ def write_mixed(bench: Path, target: Path) -> Path:
         for paragraph in article["paragraphs"]:
             kept = []
             for qa in paragraph["qas"]:
-                question = mixed_question(qa["question"], twins.get(qa["id"], ""), dictionary)
+                make = mixed_chinese_question if into_chinese else mixed_question
+                question = make(qa["question"], twins.get(qa["id"], ""), dictionary)
                 if question:
                     kept.append({**qa, "question": question})
             paragraph["qas"] = kept
@@ -86,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bench", type=Path, default=PROJECT_ROOT.parent / "shared" / "bench")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--chinese", action="store_true",
+                        help="Chinese questions writing one word in English instead (default file: xquad_dev_mixed_zh.json)")
     args = parser.parse_args(argv)
-    target = write_mixed(args.bench, args.out or default_path())
+    default = default_path().with_name("xquad_dev_mixed_zh.json") if args.chinese else default_path()
+    target = write_mixed(args.bench, args.out or default, into_chinese=args.chinese)
     data = json.loads(target.read_text(encoding="utf-8"))
     count = sum(len(p["qas"]) for a in data["data"] for p in a["paragraphs"])
     print(f"{count} mixed questions written to {target}")

@@ -110,7 +110,7 @@ def test_a_mixed_question_is_in_the_language_most_of_its_words_are_written_in():
 
 def test_mixed_questions_are_made_from_xquads_parallel_questions(dictionary):
     sys.path.insert(0, str(PROJECT_ROOT / "bench"))
-    from mixed_questions import mixed_question
+    from mixed_questions import mixed_chinese_question, mixed_question
 
     # a name first (its pinyin reads as the Chinese twin's word), then the longest word
     assert mixed_question("Who did Tesla partner with in 1886?", "1886年特斯拉与谁合作?", dictionary) == (
@@ -118,6 +118,9 @@ def test_mixed_questions_are_made_from_xquads_parallel_questions(dictionary):
     assert mixed_question("How many red-crowned cranes hatched?", "孵化了多少只丹顶鹤?", dictionary) == (
         "How many 丹顶鹤 hatched?")
     assert mixed_question("What is it?", "这是什么?", dictionary) is None  # question words stay English
+    # the other way round: the Chinese question writes that word in English
+    assert mixed_chinese_question("Who did Tesla partner with in 1886?", "1886年特斯拉与谁合作?", dictionary) == (
+        "1886年 Tesla 与谁合作?")
 
 
 def test_a_mixed_question_is_calibrated_apart(answerer):
