@@ -21,9 +21,10 @@ The default cut (MIN_CONFIDENCE) is then chosen on out-of-fold predictions of th
 0.95 of its answerable questions. The held-out figures are read at that cut, and beside them
 the first hit's alone (at the cut chosen without a second opinion).
 
-Mixed questions (English ones that write a term in Chinese, made by bench/mixed_questions.py from
+Mixed questions (English ones that write a term in Chinese, Chinese ones that write a common
+word in English; made by bench/mixed_questions.py from
 the two XQuAD files) are gathered the same way but never fitted on by the model: its logit gets
-a Platt scaling of their own (``mixed_slope``, ``mixed_offset``), fitted on their first 12
+a Platt scaling of each kind's own (``mixed_slope``/``mixed_offset``, ``mixed_zh_…``), fitted on their first 12
 articles and reported on the other 12.
 """
 
@@ -43,9 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
 from bot.answering import Answerer  # noqa: E402
-from bot.confidence import MODEL_PATH, ConfidenceModel, preferred  # noqa: E402
+from bot.confidence import MIXED_CALIBRATION, MODEL_PATH, ConfidenceModel, mixed_kind, preferred  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
 from bot.evaluate import Case, prepare_refusal  # noqa: E402
+from bot.question import parse_question  # noqa: E402
 from mixed_questions import default_path as mixed_path, write_mixed  # noqa: E402
 from embeddings.build import build_index  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
@@ -55,7 +57,8 @@ from embeddings.logs import configure_logging  # noqa: E402
 from embeddings.text import normalise  # noqa: E402
 
 FILES = ("xquad_dev_en", "xquad_dev_zh", "cmrc2018_trial", "drcd_dev_simplified")
-MIXED = "xquad_dev_mixed"  # English questions writing a term in Chinese (bench/mixed_questions.py)
+# mixed questions made by bench/mixed_questions.py, by the kind of mixing they are calibrated for
+MIXED = {"english": "xquad_dev_mixed", "chinese": "xquad_dev_mixed_zh"}
 TARGET_ANSWERED = 0.95
 NEVER = 1.0  # a margin no confidence reaches: the first hit always stays first
 # margins the second opinion may ask of another hit's confidence over the first's (bot.answering)
@@ -92,7 +95,6 @@ def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) 
             "file": file, "kind": kind, "article": case.article, "held_out": split(case.article),
             "answerable": kind == "indexed", "label": holds(first),
             "question": case.question, "excerpt": first, "features": answer.evidence.values,
-            "mixed": answer.evidence.mixed,
             # the next hits, each as if it had come first: for the second opinion's margin
             "alternatives": [
                 {"label": holds(hit.excerpt), "features": other.values}
@@ -124,7 +126,7 @@ def gather(
             unrelated = Answerer(load_index(panjin.index_dir), encoder, AnswerSettings(), confidence=None)
         started = time.perf_counter()
         file_rows: list[dict] = []
-        source = write_mixed(bench, mixed_path()) if file == MIXED else bench / f"{file}.json"
+        source = mixed_source(bench, file) if file in MIXED.values() else bench / f"{file}.json"
         refusal_dir, cases = prepare_refusal(source, progress=False, distractors=distractors)
         order = {a: i for i, a in enumerate(dict.fromkeys(c.article for c in cases))}
         split = lambda article, file=file, order=order: held_out(file, order, article)  # noqa: E731
@@ -139,6 +141,16 @@ def gather(
         log.info("%s: %d questions in %.0f s", file, len(cases) + len(sample), time.perf_counter() - started)
         rows += file_rows
     return rows
+
+
+def mixed_source(bench: Path, file: str) -> Path:
+    chinese = file == MIXED["chinese"]
+    return write_mixed(bench, mixed_path().with_name(f"{file}.json"), into_chinese=chinese)
+
+
+def mixed_of(row: dict) -> str:
+    """Which calibration a row's question gets (read again from the question: older caches)."""
+    return mixed_kind(parse_question(row["question"]))
 
 
 def matrix(rows: list[dict], names: list[str]) -> np.ndarray:
@@ -326,21 +338,27 @@ def main(argv: list[str] | None = None) -> int:
     def logits_of(features: list[dict]) -> np.ndarray:
         return (features_matrix(features, names) - mean) / scale @ coefficients + intercept
 
-    # Mixed questions (an English question writing a term in Chinese) get their own Platt scaling
-    # of the model's logit, fitted on XQuAD's first 12 articles of them (the model never saw one)
-    mixed_rows = gather(args.bench, encoder, [MIXED], args.reuse)
-    mixed_fit = [r for r in mixed_rows if not r["held_out"]]
-    mixed_platt = LogisticRegression(C=1e6, max_iter=1000).fit(
-        logits_of(rows_features(mixed_fit)).reshape(-1, 1), [r["label"] for r in mixed_fit],
-    )
-    mixed_slope, mixed_offset = float(mixed_platt.coef_[0][0]), float(mixed_platt.intercept_[0])
-    report["mixed_calibration"] = {"slope": round(mixed_slope, 4), "offset": round(mixed_offset, 4)}
+    # Mixed questions (an English question writing a term in Chinese, a Chinese one writing a word
+    # in English) get their own Platt scaling of the model's logit, each fitted on the first 12
+    # articles of its kind of XQuAD question (the model never saw one)
+    mixed_rows = gather(args.bench, encoder, list(MIXED.values()), args.reuse)
+    scaling: dict[str, tuple[float, float]] = {}
+    for kind, file in MIXED.items():
+        own = [r for r in mixed_rows if r["file"] == file and not r["held_out"] and mixed_of(r) == kind]
+        platt_mixed = LogisticRegression(C=1e6, max_iter=1000).fit(
+            logits_of(rows_features(own)).reshape(-1, 1), [r["label"] for r in own],
+        )
+        scaling[kind] = (float(platt_mixed.coef_[0][0]), float(platt_mixed.intercept_[0]))
+        report[f"mixed_calibration:{kind}"] = {"rows": len(own), "slope": round(scaling[kind][0], 4),
+                                                "offset": round(scaling[kind][1], 4)}
 
     def predict(rows: list[dict], features: list[dict], calibrate_mixed: bool = True) -> np.ndarray:
         logits = logits_of(features)
         if calibrate_mixed:
-            mixed = np.array([r.get("mixed", False) for r in rows], dtype=bool)
-            logits[mixed] = mixed_slope * logits[mixed] + mixed_offset
+            for i, row in enumerate(rows):
+                kind = mixed_of(row)
+                if kind:
+                    logits[i] = scaling[kind][0] * logits[i] + scaling[kind][1]
         return 1 / (1 + np.exp(-logits))
 
     def held_out_figures(test: list[dict], prefix: str, calibrate_mixed: bool = True) -> None:
@@ -354,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, (probabilities, labels), at in (
             (prefix, judged.chosen(margin), cut), (f"{prefix}_first_hit_only", judged.chosen(NEVER), first_only_cut),
         ):
-            for file in (*FILES, MIXED):
+            for file in (*FILES, *MIXED.values()):
                 picked = [i for i, r in enumerate(test) if r["file"] == file]
                 if picked:
                     report[f"{name}:{file}"] = figures(
@@ -363,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         report[f"{prefix}_calibration"] = calibration(*judged.chosen(margin))
 
     held_out_figures(test + [r for r in mixed_rows if r["held_out"]], "held_out")
-    held_out_figures(mixed_fit, "mixed_fitting_half")
+    held_out_figures([r for r in mixed_rows if not r["held_out"]], "mixed_fitting_half")
     held_out_figures([r for r in mixed_rows if r["held_out"]], "mixed_held_out_without_their_calibration", calibrate_mixed=False)
     if args.archive:  # the same halves among unrelated articles: does the probability still hold?
         archived = gather(args.bench, encoder, args.files, args.reuse, distractors=args.archive)
@@ -373,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         about = {
             "fitted_on": "drcd_dev_simplified (first half of its articles), xquad_dev_en and xquad_dev_zh "
                          "(first 12 articles); refusal protocol + questions against the Panjin page; "
-                         "mixed_slope/offset: xquad_dev_mixed (bench/mixed_questions.py), first 12 articles",
+                         "mixed_*slope/offset: xquad_dev_mixed and xquad_dev_mixed_zh (bench/mixed_questions.py), "
+                         "first 12 articles",
             "cut_chosen_on": "5-fold out-of-fold predictions of the fitting data, grouped by article: "
                              f"{TARGET_ANSWERED} of answerable questions answered",
             "held_out_figures": report,
@@ -381,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         ConfidenceModel(
             names, mean, scale, coefficients, intercept,
-            {"min_confidence": cut, "prefer_margin": margin, "mixed_slope": mixed_slope, "mixed_offset": mixed_offset},
+            {"min_confidence": cut, "prefer_margin": margin,
+             **{name: value for kind, names in MIXED_CALIBRATION.items() for name, value in zip(names, scaling[kind])}},
             about,
         ).save(MODEL_PATH)
         print(f"written to {MODEL_PATH}")

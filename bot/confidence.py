@@ -33,6 +33,8 @@ MODEL_PATH = Path(__file__).parent / "models" / "confidence.json"
 
 
 RETRAIN = "python bench/train_confidence.py"
+# each kind of mixed question's Platt scaling of the model's logit (settings of the model file)
+MIXED_CALIBRATION = {"english": ("mixed_slope", "mixed_offset"), "chinese": ("mixed_zh_slope", "mixed_zh_offset")}
 ConfidenceModelError = ModelFileError
 
 
@@ -41,7 +43,9 @@ class Evidence:
     """What the confidence model is told about one answered question."""
 
     values: dict[str, float] = field(default_factory=dict)
-    mixed: bool = False  # an English question writing some words in Chinese: calibrated apart
+    # "english": an English question writing some words in Chinese; "chinese": a Chinese one
+    # writing a word in English; either is calibrated apart (``ConfidenceModel.probability``)
+    mixed: str = ""
 
     def vector(self, names: list[str]) -> np.ndarray:
         return np.array([self.values.get(name, 0.0) for name in names], dtype=np.float64)
@@ -119,7 +123,11 @@ def evidence(
     for name in ("dense", "dense_margin", "excerpt_dense", "coverage", "excerpt_coverage", "lexical_evidence",
                  "sentence_coverage", "sentence_dense", "answer_probability"):
         values[f"cross_{name}"] = cross * values[name]
-    return Evidence(values, mixed=question.mixed_english)
+    return Evidence(values, mixed=mixed_kind(question))
+
+
+def mixed_kind(question: Question) -> str:
+    return "english" if question.mixed_english else "chinese" if question.mixed_chinese else ""
 
 
 def _specific_coverage(idf: dict[str, float], present: set[str], neighbours: list[set[str]]) -> float:
@@ -244,12 +252,14 @@ class ConfidenceModel(LinearModel):
 
     def probability(self, evidence: Evidence | dict[str, float]) -> float:
         """A mixed question's logit is recalibrated: fitted on English and Chinese questions, the
-        model reads the strong lexical evidence of its Chinese words as an English question's."""
+        model reads an English question's Chinese words as rare, strong evidence, and a Chinese
+        question's English word as one the passage never writes."""
         if not isinstance(evidence, Evidence):
             return super().probability(evidence)
         logit = self.logit(evidence.values)
         if evidence.mixed:
-            logit = self.settings["mixed_slope"] * logit + self.settings["mixed_offset"]
+            slope, offset = (self.settings[name] for name in MIXED_CALIBRATION[evidence.mixed])
+            logit = slope * logit + offset
         return sigmoid(logit)
 
     def save(self, path: Path = MODEL_PATH) -> None:
@@ -257,4 +267,5 @@ class ConfidenceModel(LinearModel):
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "ConfidenceModel":
-        return super().load(path, retrain=RETRAIN, settings=("min_confidence", "prefer_margin", "mixed_slope", "mixed_offset"))
+        settings = ("min_confidence", "prefer_margin", *(n for names in MIXED_CALIBRATION.values() for n in names))
+        return super().load(path, retrain=RETRAIN, settings=settings)

@@ -104,6 +104,13 @@ class Question:
         return self.script == "latin" and bool(CJK_CHAR.search(self.text))
 
     @property
+    def mixed_chinese(self) -> bool:
+        """A Chinese question that writes a common word in English (辽河的 fishing ban): lower
+        case, unlike the names and brands Chinese questions keep in Latin letters (NFL, Sky+HD).
+        Its evidence is calibrated apart too."""
+        return self.script == "cjk" and bool(_COMMON_ENGLISH_WORD.search(self.text))
+
+    @property
     def asks_reason(self) -> bool:
         """It asks why or how, or what something is: the answer is an explanation."""
         return bool(EXPLANATION.search(self.text))
@@ -129,6 +136,7 @@ class Question:
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
+_COMMON_ENGLISH_WORD = re.compile(r"(?<![A-Za-z])[a-z]{3,}(?![A-Za-z])")
 _QUOTED = re.compile(r"《[^》]*》|「[^」]*」|『[^』]*』|“[^”]*”|\"[^\"]*\"")
 
 

@@ -106,6 +106,10 @@ def test_a_mixed_question_is_in_the_language_most_of_its_words_are_written_in():
         question = parse_question(chinese)
         assert question.script == "cjk" and not question.mixed_english, chinese
     assert not parse_question("When is the fishing ban?").mixed_english
+    # a Chinese question writing a common word in English, not a name or brand kept in Latin letters
+    assert parse_question("辽河的 fishing ban 是什么时候？").mixed_chinese
+    assert not parse_question("Sky+HD使用的专有系统是什么？").mixed_chinese
+    assert not english.mixed_chinese
 
 
 def test_mixed_questions_are_made_from_xquads_parallel_questions(dictionary):
@@ -124,13 +128,17 @@ def test_mixed_questions_are_made_from_xquads_parallel_questions(dictionary):
 
 
 def test_a_mixed_question_is_calibrated_apart(answerer):
-    """The model read a mixed question's Chinese words as an English question's rare lexical
-    evidence and was far too sure; its own scaling (bench/train_confidence.py) lowers it."""
+    """The model read an English question's Chinese words as rare, strong lexical evidence and was
+    far too sure; its own scaling (bench/train_confidence.py) lowers it."""
     model = answerer.confidence
     answer = answerer.answer("what is the 得胜村 village song called?")
-    assert answer.evidence.mixed and model.settings["mixed_offset"] < 0
+    assert answer.evidence.mixed == "english" and model.settings["mixed_offset"] < 0
     assert answer.confidence == pytest.approx(model.probability(answer.evidence))
     assert answer.confidence < model.probability(answer.evidence.values)  # the uncalibrated reading
+    # the other way round the model was too unsure: the English word reads as one never written
+    chinese = answerer.answer("辽河的 fishing ban 是什么时候？")
+    assert chinese.evidence.mixed == "chinese"
+    assert chinese.confidence > model.probability(chinese.evidence.values)
 
 
 def test_english_question_terms_are_translated_and_highlighted(answerer):
