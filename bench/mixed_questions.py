@@ -18,19 +18,16 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.question import ENGLISH_STOP, INTERROGATIVES  # noqa: E402
-from bot.translation import EnglishChinese  # noqa: E402
+from bot.question import ENGLISH_STOP, INTERROGATIVES, LATIN_WORD  # noqa: E402
+from bot.translation import MAX_PHRASE_WORDS, EnglishChinese  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.text import to_simplified  # noqa: E402
 
-_WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
-MAX_PHRASE_WORDS = 4
 
 
 def default_path() -> Path:
@@ -39,7 +36,7 @@ def default_path() -> Path:
 
 def shared_word(english: str, chinese: str, dictionary: EnglishChinese) -> tuple[int, int, str] | None:
     """Where a phrase of ``english`` stands (start, end) and the word ``chinese`` uses for it."""
-    words = list(_WORD.finditer(english))
+    words = list(LATIN_WORD.finditer(english))
     best: tuple[tuple[bool, int], int, int, str] | None = None
     for at, first in enumerate(words):
         if first.group().lower() in ENGLISH_STOP:

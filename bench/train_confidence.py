@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
 from bot.answering import Answerer  # noqa: E402
-from bot.confidence import MIXED_CALIBRATION, MODEL_PATH, ConfidenceModel, mixed_kind, preferred  # noqa: E402
+from bot.confidence import MIXED_CALIBRATION, MODEL_PATH, ConfidenceModel, Evidence, mixed_kind, preferred  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
 from bot.evaluate import Case, prepare_refusal  # noqa: E402
 from bot.question import parse_question  # noqa: E402
@@ -352,14 +352,13 @@ def main(argv: list[str] | None = None) -> int:
         report[f"mixed_calibration:{kind}"] = {"rows": len(own), "slope": round(scaling[kind][0], 4),
                                                 "offset": round(scaling[kind][1], 4)}
 
+    settings = {name: value for kind, names in MIXED_CALIBRATION.items() for name, value in zip(names, scaling[kind])}
+    fitted = ConfidenceModel(names, mean, scale, coefficients, intercept, settings)
+
     def predict(rows: list[dict], features: list[dict], calibrate_mixed: bool = True) -> np.ndarray:
-        logits = logits_of(features)
-        if calibrate_mixed:
-            for i, row in enumerate(rows):
-                kind = mixed_of(row)
-                if kind:
-                    logits[i] = scaling[kind][0] * logits[i] + scaling[kind][1]
-        return 1 / (1 + np.exp(-logits))
+        """What the bot's model says (``ConfidenceModel.probability``, mixed questions included)."""
+        kinds = {id(r): mixed_of(r) if calibrate_mixed else "" for r in rows}
+        return np.array([fitted.probability(Evidence(f, mixed=kinds[id(r)])) for r, f in zip(rows, features)])
 
     def held_out_figures(test: list[dict], prefix: str, calibrate_mixed: bool = True) -> None:
         """Figures with the second opinion at its margin and cut, and with the first hit only
@@ -400,9 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         ConfidenceModel(
             names, mean, scale, coefficients, intercept,
-            {"min_confidence": cut, "prefer_margin": margin,
-             **{name: value for kind, names in MIXED_CALIBRATION.items() for name, value in zip(names, scaling[kind])}},
-            about,
+            {"min_confidence": cut, "prefer_margin": margin, **settings}, about,
         ).save(MODEL_PATH)
         print(f"written to {MODEL_PATH}")
     return 0

@@ -191,8 +191,7 @@ class Answerer:
             question_states = self.encoder.question_tokens(question.simplified)
         found = self.evidence(question, retrieval, hits, 0, question_states)
         if self.confidence is None:  # collecting training data: every hit's evidence as if it came first
-            others = [self.evidence(question, retrieval, hits, k, question_states)
-                      for k in range(1, len(hits[:SECOND_OPINIONS]))]
+            others = self._others_as_first(question, retrieval, hits, question_states)
             return finish(hits=hits[:top_k], not_found=False, evidence=found, alternatives=others)
         confidence = self.confidence.probability(found)
         chosen, found, confidence = self._second_opinion(question, retrieval, hits, question_states, found, confidence)
@@ -212,12 +211,19 @@ class Answerer:
         sibling of the right one, and the evidence tells them apart better than the fused rank."""
         if confidence + self.confidence.prefer_margin >= 1.0:  # no other hit could lead
             return 0, found, confidence
-        judged = [(found, confidence)]
-        for k in range(1, len(hits[:SECOND_OPINIONS])):
-            other = self.evidence(question, retrieval, hits, k, question_states)
-            judged.append((other, self.confidence.probability(other)))
+        judged = [(found, confidence)] + [
+            (other, self.confidence.probability(other))
+            for other in self._others_as_first(question, retrieval, hits, question_states)
+        ]
         chosen = self.confidence.preferred([p for _, p in judged])
         return chosen, *judged[chosen]
+
+    def _others_as_first(
+        self, question: Question, retrieval: Retrieval, hits: list[Hit], question_states,
+    ) -> list[Evidence]:
+        """The evidence of each hit after the first that a second opinion may put first."""
+        others = range(1, len(hits[:SECOND_OPINIONS]))
+        return [self.evidence(question, retrieval, hits, k, question_states) for k in others]
 
     def evidence(
         self, question: Question, retrieval: Retrieval, hits: list[Hit], k: int, question_states,

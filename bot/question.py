@@ -135,7 +135,7 @@ class Question:
         return " ".join(self.context_words + [self.simplified]) if self.context_words else self.simplified
 
 
-_LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
+LATIN_WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")  # an English word (don't, red-crowned)
 _COMMON_ENGLISH_WORD = re.compile(r"(?<![A-Za-z])[a-z]{3,}(?![A-Za-z])")
 _QUOTED = re.compile(r"《[^》]*》|「[^」]*」|『[^』]*』|“[^”]*”|\"[^\"]*\"")
 
@@ -146,10 +146,10 @@ def written_mostly_in_latin(text: str) -> bool:
     and particles included: they carry the sentence's grammar, which is the language it is in).
     A quoted title is one word of either (《This Is Where I Came In》是谁的专辑 is Chinese)."""
     text = _QUOTED.sub(" 《》 ", text)
-    latin = len(_LATIN_WORD.findall(text))
+    latin = len(LATIN_WORD.findall(text))
     if not latin:
         return False
-    chinese = sum(bool(CJK_CHAR.search(w)) for w in lexical.segmenter().cut(_LATIN_WORD.sub(" ", text)))
+    chinese = sum(bool(CJK_CHAR.search(w)) for w in lexical.segmenter().cut(LATIN_WORD.sub(" ", text)))
     return latin > chinese
 
 

@@ -21,12 +21,11 @@ from pathlib import Path
 
 from embeddings.cache_files import keep_cache_file
 
-from .question import ENGLISH_STOP
+from .question import ENGLISH_STOP, LATIN_WORD
 
 MAX_PHRASE_WORDS = 4
 MAX_SENSES = 12  # a word with more translations than this found in the corpus says nothing
 
-_WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _LEADING = re.compile(r"^(?:to |a |an |the |one's |sb's |sth )+")
 _SKIP_SENSE = re.compile(
@@ -109,7 +108,7 @@ class EnglishChinese:
         the ambiguity weight counts the translations that can actually match. A capitalised
         word is tried as a romanised name first (Panjin → 盘锦).
         """
-        words = _WORD.findall(text)
+        words = LATIN_WORD.findall(text)
         out: list[Translation] = []
         at = 0
         while at < len(words):
@@ -119,7 +118,7 @@ class EnglishChinese:
     def candidates(self, text: str) -> set[str]:
         """Every Chinese word ``translate`` may ask ``known`` about, so that an index behind a
         network can be asked about them all at once."""
-        words = _WORD.findall(text)
+        words = LATIN_WORD.findall(text)
         found: set[str] = set()
         for at, word in enumerate(words):
             if word[:1].isupper() and word.lower() not in ENGLISH_STOP:
