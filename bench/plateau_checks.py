@@ -126,16 +126,21 @@ def excerpt_checks() -> None:
           f"{per_file(shipped_scores, lambda gs, ss: choose_split(gs, ss, shipped_penalty, best[1]))}", flush=True)
 
 
+def confidence_fitting_rows() -> list[dict]:
+    """The rows ``bench/train_confidence.py`` kept in the cache that it fits the confidence on."""
+    return [row for f in train_confidence.FILES
+            for row in map(json.loads, cached(f"confidence-features-{f}.jsonl").read_text(encoding="utf-8").splitlines())
+            if train_confidence.fitted_on(row)]
+
+
 def confidence_checks() -> None:
     from scipy.optimize import minimize
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
     from sklearn.preprocessing import SplineTransformer
 
-    rows = [json.loads(line) for f in train_confidence.FILES
-            for line in cached(f"confidence-features-{f}.jsonl").read_text(encoding="utf-8").splitlines()]
-    names = sorted(rows[0]["features"])
-    fit = [r for r in rows if not r["held_out"] and r["file"] != "cmrc2018_trial"]
+    fit = confidence_fitting_rows()
+    names = sorted(fit[0]["features"])
     x = train_confidence.matrix(fit, names)
     answerable = np.array([r["answerable"] or r["label"] for r in fit], dtype=int)
     asked = np.array([r["answerable"] for r in fit], dtype=bool)
@@ -215,9 +220,7 @@ def more_confidence_checks(shuffles: int) -> None:
 
     from sklearn.linear_model import LogisticRegression
 
-    rows = [json.loads(line) for f in train_confidence.FILES
-            for line in cached(f"confidence-features-{f}.jsonl").read_text(encoding="utf-8").splitlines()]
-    fit = [r for r in rows if not r["held_out"] and r["file"] != "cmrc2018_trial"]
+    fit = confidence_fitting_rows()
     names = sorted(fit[0]["features"])
     measures = ["align_mean", "align_min", "align_q25", "answer_probability", "excerpt_coverage",
                 "sentence_coverage", "excerpt_dense", "sentence_dense", "missing_words", "excerpt_missing_words",

@@ -76,6 +76,11 @@ def held_out(file: str, article_order: dict[str, int], article: str) -> bool:
     return order >= len(article_order) // 2
 
 
+def fitted_on(row: dict) -> bool:
+    """The rows the confidence is fitted on: DRCD's and XQuAD's fitting halves (see ``held_out``)."""
+    return not row["held_out"] and row["file"] != "cmrc2018_trial"
+
+
 def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) -> list[dict]:
     answerer.encoder.prepare([c.question for c in cases])
     rows = []
@@ -265,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = gather(args.bench, encoder, args.files, args.reuse)
 
     names = sorted(rows[0]["features"])
-    fit = [r for r in rows if not r["held_out"] and r["file"] != "cmrc2018_trial"]
+    fit = [r for r in rows if fitted_on(r)]
     test = [r for r in rows if r["held_out"]]
     if any("alternatives" not in r for r in rows):
         print("error: the cached features predate the second opinion: run without --reuse", file=sys.stderr)
