@@ -165,7 +165,7 @@ class Answerer:
 
     def _answer(self, question: Question, top_k: int, finish) -> Answer:
         self.retriever.translate(question, self.corpus_is_cjk)
-        if not question.weighted_terms and question.script != "other":
+        if (not question.weighted_terms or question.names_nothing) and question.script != "other":
             return finish(
                 hits=[], not_found=True,
                 problem="The question has only question words (what, 什么…): say what it is about.",

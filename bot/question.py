@@ -98,6 +98,12 @@ class Question:
         return "other" if letters else "cjk"
 
     @property
+    def names_nothing(self) -> bool:
+        """Its own search terms are single Latin letters (the s of a stray "'s", the u and s of
+        "U.S."): nothing a passage could be found by, though the encoder would still find one."""
+        return bool(self.terms) and not self.context and all(len(t) == 1 and t.isascii() for t in self.terms)
+
+    @property
     def mixed_english(self) -> bool:
         """An English question that writes some of its words in Chinese (得胜村 village song):
         its evidence is calibrated apart (``bot.confidence``)."""
@@ -187,8 +193,16 @@ def query_terms(text: str) -> list[str]:
     stripped = normalise(text).lower()
     for word in INTERROGATIVES:
         stripped = stripped.replace(word, " ")
-    terms = [t for t in lexical.tokens(stripped) if t not in ENGLISH_STOP and t not in CHINESE_FUNCTION]
+    terms = [t for t in lexical.tokens(stripped) if not is_english_stop(t) and t not in CHINESE_FUNCTION]
     return list(dict.fromkeys(terms))
+
+
+_CONTRACTION = re.compile(r"(?:n['’]t|['’](?:s|re|ve|ll|d|m))$")
+
+
+def is_english_stop(word: str) -> bool:
+    """A question or function word, contracted too (what's, it's, didn't)."""
+    return word in ENGLISH_STOP or _CONTRACTION.sub("", word) in ENGLISH_STOP
 
 
 def parse_question(raw: str) -> Question:

@@ -245,6 +245,8 @@ def _base_forms(phrase: str) -> tuple[str, ...]:
     *rest, last = phrase.split(" ")
     stems = []
     owner = _POSSESSIVE.sub("", last)
+    if owner in ENGLISH_STOP:  # what's, it's, there's: question and function words, not nouns
+        return (phrase,)
     if owner != last:
         stems.append(owner)
         last = owner

@@ -55,6 +55,7 @@ def test_translations_keep_only_words_the_corpus_has(dictionary):
 def test_irregular_and_possessive_forms_find_their_base_word(dictionary):
     assert "建成" in dictionary.lookup("built") and "卖出" in dictionary.lookup("sold")  # LemmInflect
     assert "繁殖" in dictionary.lookup("bred") and "村" in dictionary.lookup("village's")
+    assert not dictionary.lookup("what's") and not dictionary.lookup("it's")  # not "what" → 什么
 
 
 def test_words_without_a_dictionary_phrase_are_compounded_as_the_corpus_writes_them(dictionary):
@@ -173,7 +174,7 @@ def test_english_question_terms_are_translated_and_highlighted(answerer):
     assert any("\u4e00" <= c <= "\u9fff" for c in marked)  # Chinese words of the English question
 
 
-@pytest.mark.parametrize("question", ["what?", "什么？", "Who?", "是谁"])
+@pytest.mark.parametrize("question", ["what?", "什么？", "Who?", "是谁", "'s 's ' ’", "What's?"])
 def test_a_question_of_question_words_only_says_what_is_missing(answerer, question):
     answer = answerer.answer(question)
     assert answer.not_found and "question words" in answer.problem
