@@ -101,7 +101,7 @@ class Question:
     def names_nothing(self) -> bool:
         """Its own search terms are single Latin letters (the s of a stray "'s", the u and s of
         "U.S."): nothing a passage could be found by, though the encoder would still find one."""
-        return bool(self.terms) and not self.context and all(len(t) == 1 and t.isascii() for t in self.terms)
+        return bool(self.terms) and not self.context and all(len(t) == 1 and t.isascii() and t.isalpha() for t in self.terms)
 
     @property
     def mixed_english(self) -> bool:

@@ -138,8 +138,7 @@ class HybridRetriever:
         from .translation import dictionary
 
         if self.index.round_trips:  # a server: one request for every word the dictionary may ask about
-            words = dictionary().candidates(question.text)
-            self.weights.prefetch(t for word in words for t in (*character_pairs(word), *word_tokens(word)))
+            self.weights.prefetch(t for word in dictionary().candidates(question.text) for t in word_tokens(word))
         for found in dictionary().translate(question.text, known=self.knows):
             for word in found.chinese:
                 for token in lexical.tokens(word):

@@ -25,7 +25,7 @@ from pathlib import Path
 from embeddings.cache_files import keep_cache_file
 from embeddings.text import CJK_WORD
 
-from .question import ENGLISH_STOP, LATIN_WORD
+from .question import LATIN_WORD, is_english_stop
 
 MAX_PHRASE_WORDS = 4
 MAX_COMPOUND_WORDS = 3  # English words written as one Chinese compound
@@ -134,7 +134,7 @@ class EnglishChinese:
         words = LATIN_WORD.findall(text)
         found: set[str] = set()
         for at, word in enumerate(words):
-            if word[:1].isupper() and word.lower() not in ENGLISH_STOP:
+            if word[:1].isupper() and not is_english_stop(word.lower()):
                 found.update(self.names(word))
             for size in range(min(MAX_PHRASE_WORDS, len(words) - at), 0, -1):
                 found.update(self.lookup(" ".join(words[at : at + size]).lower()))
@@ -159,7 +159,7 @@ class EnglishChinese:
 
         word = words[at]
         longest = min(MAX_PHRASE_WORDS, len(words) - at)
-        name = word[:1].isupper() and word.lower() not in ENGLISH_STOP
+        name = word[:1].isupper() and not is_english_stop(word.lower())
         if name:  # Desheng village: 得胜村 says more than 得胜 and 村
             for size in range(min(MAX_COMPOUND_WORDS, longest), 1, -1):
                 if compound(size):
@@ -168,11 +168,11 @@ class EnglishChinese:
                 return 1
         for size in range(longest, 0, -1):
             phrase = " ".join(words[at : at + size]).lower()
-            if all(w in ENGLISH_STOP for w in phrase.split()):
+            if all(is_english_stop(w) for w in phrase.split()):
                 continue
             if add(phrase, self.lookup(phrase)):
                 return size
-            if 1 < size <= MAX_COMPOUND_WORDS and compound(size):
+            if 1 < size <= MAX_COMPOUND_WORDS and not name and compound(size):  # a name's: tried above
                 return size
         return 0
 
@@ -182,7 +182,7 @@ class EnglishChinese:
         "Desheng village" → 得胜村). One-character senses take part here, where the corpus
         holding the whole compound vouches for them; alone they are mostly morphemes of other
         words. ``known`` prunes each step to what the corpus holds."""
-        if len(words) < 2 or any(w.lower() in ENGLISH_STOP for w in words):
+        if len(words) < 2 or any(is_english_stop(w.lower()) for w in words):
             return []
         if any(_POSSESSIVE.search(w) for w in words[:-1]):  # "village's" closes its phrase
             return []
@@ -243,10 +243,10 @@ def _base_forms(phrase: str) -> tuple[str, ...]:
     """The phrase, then with its last word's dictionary forms: cranes → crane, built → build,
     bred → breed, village's → village (LemmInflect's lemmas, irregular forms included)."""
     *rest, last = phrase.split(" ")
+    if is_english_stop(last):  # was, what's, didn't: function words, not a noun or verb to look up
+        return (phrase,)
     stems = []
     owner = _POSSESSIVE.sub("", last)
-    if owner in ENGLISH_STOP:  # what's, it's, there's: question and function words, not nouns
-        return (phrase,)
     if owner != last:
         stems.append(owner)
         last = owner
