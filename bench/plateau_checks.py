@@ -15,8 +15,9 @@ so that it compares with their own out-of-fold figure, printed first as "shipped
   other regularisation, fitting without the questions asked of the unrelated Panjin page (the easy
   negatives), the files weighed equally, each evidence measure against the same measure of the
   next two hits, and a how-many question's unit (几位, 多少年) missing beside a number in the
-  excerpt. Those are scored as the mean of ``--shuffles`` shufflings of the article folds (the
-  figure moves by about a point from one split to the next).
+  excerpt, and the easy negatives: the questions asked of unrelated news beside, or instead of,
+  those asked of the Panjin page. Those are scored as the mean of ``--shuffles`` shufflings of the
+  article folds (the figure moves by about a point from one split to the next).
 """
 
 from __future__ import annotations
@@ -126,11 +127,13 @@ def excerpt_checks() -> None:
           f"{per_file(shipped_scores, lambda gs, ss: choose_split(gs, ss, shipped_penalty, best[1]))}", flush=True)
 
 
-def confidence_fitting_rows() -> list[dict]:
-    """The rows ``bench/train_confidence.py`` kept in the cache that it fits the confidence on."""
+def confidence_fitting_rows(news: bool = False) -> list[dict]:
+    """The rows ``bench/train_confidence.py`` kept in the cache that it fits the confidence on
+    (with ``news``, also the fitting halves' questions asked of unrelated news, which it does not)."""
     return [row for f in train_confidence.FILES
             for row in map(json.loads, cached(f"confidence-features-{f}.jsonl").read_text(encoding="utf-8").splitlines())
-            if train_confidence.fitted_on(row)]
+            if train_confidence.fitted_on(row) or (news and row["kind"] == "news"
+                                                   and train_confidence.fitted_on({**row, "kind": "removed"}))]
 
 
 def confidence_checks() -> None:
@@ -215,12 +218,14 @@ def unit_missing(question: str, excerpt: str) -> float:
 
 def more_confidence_checks(shuffles: int) -> None:
     """Ways to fit or extend the shipped confidence features, each the mean over ``shuffles``
-    shufflings of the article folds (first hit only, refused at 0.95 answered)."""
+    shufflings of the article folds (first hit only, refused at 0.95 answered, and the share of
+    the questions asked of unrelated news refused: they ride along, fitted on by the last two
+    variants only)."""
     from collections import Counter
 
     from sklearn.linear_model import LogisticRegression
 
-    fit = confidence_fitting_rows()
+    fit = confidence_fitting_rows(news=True)
     names = sorted(fit[0]["features"])
     measures = ["align_mean", "align_min", "align_q25", "answer_probability", "excerpt_coverage",
                 "sentence_coverage", "excerpt_dense", "sentence_dense", "missing_words", "excerpt_missing_words",
@@ -238,23 +243,27 @@ def more_confidence_checks(shuffles: int) -> None:
     answerable = np.array([r["answerable"] or r["label"] for r in fit], dtype=int)
     asked = np.array([r["answerable"] for r in fit], dtype=bool)
     easy = np.array([r["kind"] == "unrelated" for r in fit], dtype=bool)
-    files = Counter(r["file"] for r in fit)
-    equal = np.array([len(fit) / len(files) / files[r["file"]] for r in fit])
+    news = np.array([r["kind"] == "news" for r in fit], dtype=bool)
+    shipped = ~news
+    files = Counter(r["file"] for r in fit if r["kind"] != "news")
+    equal = np.array([shipped.sum() / len(files) / files[r["file"]] for r in fit])
     articles = [f"{r['file']}|{r['article']}" for r in fit]
     groups = sorted(set(articles))
     variants = {  # name: (C, rows fitted, row weights, extra columns)
-        "shipped": (1.0, None, None, None),
-        "C 0.3": (0.3, None, None, None),
-        "C 3": (3.0, None, None, None),
-        "without the unrelated-corpus rows": (1.0, ~easy, None, None),
-        "files weighed equally": (1.0, None, equal, None),
-        "each measure against the next two hits' (14 more)": (1.0, None, None, "against the next two hits"),
-        "how-many unit missing from the excerpt": (1.0, None, None, "unit missing"),
+        "shipped": (1.0, shipped, None, None),
+        "C 0.3": (0.3, shipped, None, None),
+        "C 3": (3.0, shipped, None, None),
+        "without the questions asked of the Panjin page": (1.0, shipped & ~easy, None, None),
+        "files weighed equally": (1.0, shipped, equal, None),
+        "each measure against the next two hits' (14 more)": (1.0, shipped, None, "against the next two hits"),
+        "how-many unit missing from the excerpt": (1.0, shipped, None, "unit missing"),
+        "with the questions asked of unrelated news": (1.0, None, None, None),
+        "with them instead of those asked of the Panjin page": (1.0, ~easy, None, None),
     }
     for name, (c, kept, weights, more) in variants.items():
         features = np.hstack([x, extra[more]]) if more else x
-        z = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-9)
-        refused = []
+        z = (features - features[shipped].mean(axis=0)) / (features[shipped].std(axis=0) + 1e-9)
+        refused, news_refused = [], []
         for seed in range(shuffles):
             order = np.random.RandomState(seed).permutation(len(groups))
             fold_of = {g: order[i] % 5 for i, g in enumerate(groups)}
@@ -266,9 +275,12 @@ def more_confidence_checks(shuffles: int) -> None:
                     z[train], answerable[train], sample_weight=None if weights is None else weights[train])
                 logits[folds == k] = model.decision_function(z[folds == k])
             cut = train_confidence.cut_for(logits, asked, train_confidence.TARGET_ANSWERED)
-            refused.append(train_confidence.figures(fit, logits, cut)["refused"])
+            found = train_confidence.figures(fit, logits, cut)
+            refused.append(found["refused"])
+            news_refused.append(found["news_refused"])
         print(f"confidence, {name}: refused {np.mean(refused):.4f} at 0.95 answered "
-              f"(mean of {shuffles} fold shufflings; lowest {min(refused):.4f}, highest {max(refused):.4f})", flush=True)
+              f"(mean of {shuffles} fold shufflings; lowest {min(refused):.4f}, highest {max(refused):.4f}); "
+              f"news refused {np.mean(news_refused):.4f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,11 @@
 Data (the refusal protocol of ../shared/bench/README.md): each file's contexts 1, 3, 5, … are
 indexed and every question is asked; a question's label is whether its first excerpt holds a
 gold answer. Questions about removed contexts are the hard negatives (same article, answer
-absent); the same questions asked against the shipped Panjin page are the easy ones.
+absent); the same questions asked against the shipped Panjin page are the easy ones. They are
+also asked against unrelated news, an archive's worth of passages that share a word or two with
+a question (the first half of distractors/xwlb-2018-sample.jsonl for the fitting halves'
+questions, the second half for the held-out ones): reported as "news_refused", not fitted on
+(``FITTED_KINDS``).
 
 Split, so that no figure printed as "held-out" comes from data the model was fitted on:
 - fit: DRCD dev, first half of its articles; XQuAD (English and Chinese questions), its first
@@ -63,7 +67,16 @@ TARGET_ANSWERED = 0.95
 NEVER = 1.0  # a margin no confidence reaches: the first hit always stays first
 # margins the second opinion may ask of another hit's confidence over the first's (bot.answering)
 MARGINS = (0.0, 0.025, 0.05, 0.1, 0.2, NEVER)
-EASY_PER_FILE = 400  # questions of each file also asked against the unrelated Panjin page
+EASY_PER_FILE = 400  # questions of each file also asked against unrelated news and the Panjin page
+# the same questions asked against unrelated news: its passages share a word or two with many
+# questions, where the one Panjin page shares nothing and refuses them whatever the weights
+NEWS = Path("distractors") / "xwlb-2018-sample.jsonl"
+# Fitted on: questions about indexed contexts, about removed ones, and asked of the Panjin page.
+# Those asked of unrelated news are reported only: fitted on, instead of the Panjin page's or
+# beside them, they lift their own refused share a lot and the English one's in particular, but
+# held out they cost CMRC 4 questions refused and English questions 4 points answered (README,
+# "Questions asked of unrelated news"; ``bench/plateau_checks.py --part confidence-more``).
+FITTED_KINDS = ("indexed", "removed", "unrelated")
 log = logging.getLogger("train_confidence")
 
 
@@ -77,8 +90,9 @@ def held_out(file: str, article_order: dict[str, int], article: str) -> bool:
 
 
 def fitted_on(row: dict) -> bool:
-    """The rows the confidence is fitted on: DRCD's and XQuAD's fitting halves (see ``held_out``)."""
-    return not row["held_out"] and row["file"] != "cmrc2018_trial"
+    """The rows the confidence is fitted on: DRCD's and XQuAD's fitting halves (see ``held_out``),
+    of the kinds in ``FITTED_KINDS``."""
+    return not row["held_out"] and row["file"] != "cmrc2018_trial" and row["kind"] in FITTED_KINDS
 
 
 def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) -> list[dict]:
@@ -119,6 +133,7 @@ def gather(
         settings, corpus_dir=PROJECT_ROOT / "corpus", index_dir=settings.cache_dir / "eval" / "panjin-index",
     )
     unrelated = None
+    news: dict[bool, Answerer] = {}
     rows: list[dict] = []
     inside = f"in-{Path(distractors).stem}-" if distractors else ""
     for file in files:
@@ -129,6 +144,9 @@ def gather(
         if unrelated is None:
             build_index(panjin, progress=False, encoder=encoder.encoder)
             unrelated = Answerer(load_index(panjin.index_dir), encoder, AnswerSettings(), confidence=None)
+            if not distractors:
+                news = {half: Answerer(load_index(news_index(bench, settings, half, encoder)), encoder, AnswerSettings(),
+                                       confidence=None) for half in (False, True)}
         started = time.perf_counter()
         file_rows: list[dict] = []
         source = mixed_source(bench, file) if file in MIXED.values() else bench / f"{file}.json"
@@ -142,10 +160,28 @@ def gather(
         file_rows += collect(answerer, removed, file, "removed", split)
         sample = [] if distractors else cases[:: max(1, len(cases) // EASY_PER_FILE)][:EASY_PER_FILE]
         file_rows += collect(unrelated, sample, file, "unrelated", split)
+        for half, answerer in news.items():
+            file_rows += collect(answerer, [c for c in sample if split(c.article) == half], file, "news", split)
         cached.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in file_rows), encoding="utf-8")
         log.info("%s: %d questions in %.0f s", file, len(cases) + len(sample), time.perf_counter() - started)
         rows += file_rows
     return rows
+
+
+def news_index(bench: Path, settings: IndexSettings, second_half: bool, encoder: BatchedQueries) -> Path:
+    """An index of one half of the distractor news (built once, under the cache)."""
+    items = (bench / NEWS).read_text(encoding="utf-8").splitlines()
+    half = items[len(items) // 2 :] if second_half else items[: len(items) // 2]
+    folder = settings.cache_dir / "eval" / f"news-{'second' if second_half else 'first'}-half"
+    corpus = folder / "corpus" / "news.jsonl"
+    corpus.parent.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(half) + "\n"
+    if not corpus.is_file() or corpus.read_text(encoding="utf-8") != text:
+        corpus.write_text(text, encoding="utf-8")
+    news = replace(settings, corpus_dir=corpus.parent, index_dir=folder / "index")
+    log.info("unrelated news (%s half): %s", "second" if second_half else "first",
+             build_index(news, progress=False, encoder=encoder.encoder).summary())
+    return news.index_dir
 
 
 def mixed_source(bench: Path, file: str) -> Path:
@@ -220,6 +256,7 @@ def figures(rows: list[dict], probabilities: np.ndarray, cut: float, labels: np.
     answerable = np.array([r["answerable"] for r in rows], dtype=bool)
     hard = np.array([r["kind"] == "removed" for r in rows], dtype=bool)
     easy = np.array([r["kind"] == "unrelated" for r in rows], dtype=bool)
+    news = np.array([r["kind"] == "news" for r in rows], dtype=bool)
 
     def share(mask_top, mask_all):
         return round(float(mask_top.sum()) / int(mask_all.sum()), 4) if mask_all.any() else None
@@ -232,6 +269,7 @@ def figures(rows: list[dict], probabilities: np.ndarray, cut: float, labels: np.
         "refused": share(~shown & hard, hard),
         "confident_wrong": share(shown & hard & ~label, hard),
         "unrelated_refused": share(~shown & easy, easy),
+        "news_refused": share(~shown & news, news),
     }
 
 
@@ -349,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     mixed_rows = gather(args.bench, encoder, list(MIXED.values()), args.reuse)
     scaling: dict[str, tuple[float, float]] = {}
     for kind, file in MIXED.items():
-        own = [r for r in mixed_rows if r["file"] == file and not r["held_out"] and mixed_of(r) == kind]
+        own = [r for r in mixed_rows if r["file"] == file and not r["held_out"] and r["kind"] in FITTED_KINDS and mixed_of(r) == kind]
         platt_mixed = LogisticRegression(C=1e6, max_iter=1000).fit(
             logits_of(rows_features(own)).reshape(-1, 1), [r["label"] for r in own],
         )
