@@ -8,8 +8,8 @@ gold answer. Questions about removed contexts are the hard negatives (same artic
 absent); the same questions asked against the shipped Panjin page are the easy ones. They are
 also asked against unrelated news, an archive's worth of passages that share a word or two with
 a question (the first half of distractors/xwlb-2018-sample.jsonl for the fitting halves'
-questions, the second half for the held-out ones): reported as "news_refused", not fitted on
-(``FITTED_KINDS``).
+sampled questions, the second half for every held-out one): reported as "news_refused", not
+fitted on (``FITTED_KINDS``).
 
 Split, so that no figure printed as "held-out" comes from data the model was fitted on:
 - fit: DRCD dev, first half of its articles; XQuAD (English and Chinese questions), its first
@@ -160,8 +160,9 @@ def gather(
         file_rows += collect(answerer, removed, file, "removed", split)
         sample = [] if distractors else cases[:: max(1, len(cases) // EASY_PER_FILE)][:EASY_PER_FILE]
         file_rows += collect(unrelated, sample, file, "unrelated", split)
-        for half, answerer in news.items():
-            file_rows += collect(answerer, [c for c in sample if split(c.article) == half], file, "news", split)
+        for held, answerer in news.items():  # every held-out question: the figure is reported, not fitted
+            asked = [c for c in (cases if held else sample) if split(c.article) == held]
+            file_rows += collect(answerer, asked, file, "news", split)
         cached.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in file_rows), encoding="utf-8")
         log.info("%s: %d questions in %.0f s", file, len(cases) + len(sample), time.perf_counter() - started)
         rows += file_rows
