@@ -132,8 +132,7 @@ def confidence_fitting_rows(news: bool = False) -> list[dict]:
     (with ``news``, also the fitting halves' questions asked of unrelated news, which it does not)."""
     return [row for f in train_confidence.FILES
             for row in map(json.loads, cached(f"confidence-features-{f}.jsonl").read_text(encoding="utf-8").splitlines())
-            if train_confidence.fitted_on(row) or (news and row["kind"] == "news"
-                                                   and train_confidence.fitted_on({**row, "kind": "removed"}))]
+            if train_confidence.fitted_on(row) or (news and row["kind"] == "news" and train_confidence.fitting_half(row))]
 
 
 def confidence_checks() -> None:

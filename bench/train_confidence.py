@@ -67,7 +67,7 @@ TARGET_ANSWERED = 0.95
 NEVER = 1.0  # a margin no confidence reaches: the first hit always stays first
 # margins the second opinion may ask of another hit's confidence over the first's (bot.answering)
 MARGINS = (0.0, 0.025, 0.05, 0.1, 0.2, NEVER)
-EASY_PER_FILE = 400  # questions of each file also asked against unrelated news and the Panjin page
+EASY_PER_FILE = 400  # questions of each file also asked against the Panjin page (and, of the fitting halves, news)
 # the same questions asked against unrelated news: its passages share a word or two with many
 # questions, where the one Panjin page shares nothing and refuses them whatever the weights
 NEWS = Path("distractors") / "xwlb-2018-sample.jsonl"
@@ -89,10 +89,14 @@ def held_out(file: str, article_order: dict[str, int], article: str) -> bool:
     return order >= len(article_order) // 2
 
 
+def fitting_half(row: dict) -> bool:
+    """DRCD's and XQuAD's fitting halves (see ``held_out``)."""
+    return not row["held_out"] and row["file"] != "cmrc2018_trial"
+
+
 def fitted_on(row: dict) -> bool:
-    """The rows the confidence is fitted on: DRCD's and XQuAD's fitting halves (see ``held_out``),
-    of the kinds in ``FITTED_KINDS``."""
-    return not row["held_out"] and row["file"] != "cmrc2018_trial" and row["kind"] in FITTED_KINDS
+    """The rows the confidence is fitted on: the fitting halves' rows of the ``FITTED_KINDS``."""
+    return fitting_half(row) and row["kind"] in FITTED_KINDS
 
 
 def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) -> list[dict]:
@@ -164,7 +168,7 @@ def gather(
             asked = [c for c in (cases if held else sample) if split(c.article) == held]
             file_rows += collect(answerer, asked, file, "news", split)
         cached.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in file_rows), encoding="utf-8")
-        log.info("%s: %d questions in %.0f s", file, len(cases) + len(sample), time.perf_counter() - started)
+        log.info("%s: %d questions asked in %.0f s", file, len(file_rows), time.perf_counter() - started)
         rows += file_rows
     return rows
 
