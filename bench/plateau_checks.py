@@ -244,7 +244,7 @@ def more_confidence_checks(shuffles: int) -> None:
     easy = np.array([r["kind"] == "unrelated" for r in fit], dtype=bool)
     news = np.array([r["kind"] == "news" for r in fit], dtype=bool)
     shipped = ~news
-    files = Counter(r["file"] for r in fit if r["kind"] != "news")
+    files = Counter(r["file"] for r, kept in zip(fit, shipped) if kept)
     equal = np.array([shipped.sum() / len(files) / files[r["file"]] for r in fit])
     articles = [f"{r['file']}|{r['article']}" for r in fit]
     groups = sorted(set(articles))

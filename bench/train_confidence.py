@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     mixed_rows = gather(args.bench, encoder, list(MIXED.values()), args.reuse)
     scaling: dict[str, tuple[float, float]] = {}
     for kind, file in MIXED.items():
-        own = [r for r in mixed_rows if r["file"] == file and not r["held_out"] and r["kind"] in FITTED_KINDS and mixed_of(r) == kind]
+        own = [r for r in mixed_rows if r["file"] == file and fitted_on(r) and mixed_of(r) == kind]
         platt_mixed = LogisticRegression(C=1e6, max_iter=1000).fit(
             logits_of(rows_features(own)).reshape(-1, 1), [r["label"] for r in own],
         )
