@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
         "--skip-articles", type=int, default=0, metavar="N",
         help="ask only the questions of the articles after the first N (a held-out part)",
     )
+    evaluation.add_argument(
+        "--show-wrong", type=int, default=0, metavar="N",
+        help="list the N most confident quotations shown without the answer (to choose MIN_CONFIDENCE)",
+    )
     with_index(commands.add_parser("telegram", help="run the Telegram bot"))
     return parser
 
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return evaluate.run(
                 args.file, index_dir, args.json, refusal=args.refusal,
-                distractors=args.distractors, skip_articles=args.skip_articles,
+                distractors=args.distractors, skip_articles=args.skip_articles, show_wrong=args.show_wrong,
             )
         if args.command == "telegram":
             from . import telegram_bot

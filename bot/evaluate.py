@@ -106,6 +106,8 @@ class Outcome:
     latency_ms: float
     has_excerpt: bool  # the pipeline produced an excerpt (no "problem" with the question)
     answer_hit: bool = False  # the first excerpt's marked answer is the gold (see ``answer_hit``)
+    excerpt: str = ""  # the first excerpt, for listing the wrong ones
+    article: str = ""  # and the article it is quoted from
 
 
 def answer_hit(excerpt: str, span: tuple[int, int] | None, answers: list[str]) -> bool:
@@ -143,6 +145,7 @@ def ask_all(answerer: Answerer, cases: list[Case], cut: float) -> tuple[list[Out
             case, bool(first) and confident, correct, answer.confidence, ranks[0] if ranks else None,
             len(first.excerpt) if first else None, answer.elapsed_ms, first is not None,
             bool(first) and answer_hit(first.excerpt, first.answer_span, case.answers),
+            first.excerpt if first else "", first.article if first else "",
         ))
     return outcomes, skipped
 
@@ -163,12 +166,28 @@ def refusal_figures(outcomes: list[Outcome], cut: float | None = None) -> dict:
     }
 
 
+def wrong_quotes(outcomes: list[Outcome], limit: int) -> list[dict]:
+    """The quotations shown without the answer, most confident first: the ones an operator reads
+    to choose ``MIN_CONFIDENCE`` (and to see whether the gold check is too strict for them)."""
+    wrong = sorted((o for o in outcomes if o.answered and not o.correct),
+                   key=lambda o: -1.0 if o.confidence is None else -o.confidence)
+    return [{
+        "confidence": None if o.confidence is None else round(o.confidence, 3),
+        "question": o.case.question,
+        "answers": o.case.answers,
+        "answerable": o.case.answerable,  # False: refusal was wanted (its passage is not indexed)
+        "quote": o.excerpt,
+        "article": o.article,
+    } for o in wrong[:limit]]
+
+
 def _share(count: float, total: int) -> float | None:
     return round(count / total, 4) if total else None
 
 
-def evaluate(answerer: Answerer, cases: list[Case], cut: float | None = None) -> dict:
-    """The figures of ``python -m bot eval``; ``cut`` defaults to the answerer's own."""
+def evaluate(answerer: Answerer, cases: list[Case], cut: float | None = None, show_wrong: int = 0) -> dict:
+    """The figures of ``python -m bot eval``; ``cut`` defaults to the answerer's own; with
+    ``show_wrong``, that many of the quotations shown without the answer (``wrong_quotes``)."""
     cut = answerer.min_confidence if cut is None else cut
     saved, answerer.min_confidence = answerer.min_confidence, 0.0
     try:
@@ -199,6 +218,8 @@ def evaluate(answerer: Answerer, cases: list[Case], cut: float | None = None) ->
     }
     if any(o.confidence is not None for o in outcomes) and figures["refused"] is not None:
         results["trade_off"] = {f"{c:.1f}": refusal_figures(outcomes, c) for c in CUTS}
+    if show_wrong:
+        results["wrong_quotes"] = wrong_quotes(outcomes, show_wrong)
     return results
 
 
@@ -282,7 +303,7 @@ def after_articles(cases: list[Case], skip: int) -> list[Case]:
 
 
 def run(file: Path, index_dir: Path, as_json: bool, answerer_factory=Answerer.load,
-        refusal: bool = False, distractors: Path | None = None, skip_articles: int = 0) -> int:
+        refusal: bool = False, distractors: Path | None = None, skip_articles: int = 0, show_wrong: int = 0) -> int:
     for given in [file] + ([distractors] if distractors else []):
         if not given.is_file():
             print(f"error: {given} does not exist", file=sys.stderr)
@@ -306,15 +327,25 @@ def run(file: Path, index_dir: Path, as_json: bool, answerer_factory=Answerer.lo
     if skip_articles:
         cases = after_articles(cases, skip_articles)
     answerer = answerer_factory(index_dir)
-    results = evaluate(answerer, cases)
+    results = evaluate(answerer, cases, show_wrong=show_wrong)
     if as_json:
         print(json.dumps(results, ensure_ascii=False))
         return 0
     trade_off = results.pop("trade_off", None)
+    wrong = results.pop("wrong_quotes", None)
     for name, value in results.items():
         print(f"{name:22} {value}")
     if trade_off:
         print("\ntrade-off (MIN_CONFIDENCE: answered / answered right / refused / confident wrong)")
         for cut, figures in trade_off.items():
             print(f"  {cut}  " + " / ".join(str(v) for v in figures.values()))
+    if wrong is not None:
+        print(f"\nquoted without the answer at MIN_CONFIDENCE {results['min_confidence']}, most confident first "
+              f"({len(wrong)} shown)")
+        for item in wrong:
+            asked = " / ".join(item["answers"]) or "-"
+            if not item["answerable"]:
+                asked += " (not in the corpus: refusal wanted)"
+            print(f"  {item['confidence']}  {item['question']}\n      answer: {asked}\n"
+                  f"      quoted: {item['quote']} ({item['article']})")
     return 0

@@ -135,10 +135,11 @@ def test_ask_and_eval_commands_end_to_end(shipped_index, tmp_path):
     assert "3410" in json.loads(result.stdout)["hits"][0]["excerpt"]
     cases = tmp_path / "q.jsonl"
     cases.write_text('{"q": "辽河禁渔期是什么时候？", "a": ["5月16日"]}\n{"q": "", "a": []}\n', encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "bot", "eval", str(cases), "--json", "--index", str(shipped_index)],
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "bot", "eval", str(cases), "--json", "--index", str(shipped_index),
+                             "--show-wrong", "3"], env=env, capture_output=True, text=True, timeout=300)
     figures = json.loads(result.stdout)
     assert figures["questions"] == 1 and figures["skipped_empty"] == 1 and figures["excerpt_hit@1"] == 1.0
+    assert figures["wrong_quotes"] == []
     missing = subprocess.run([sys.executable, "-m", "bot", "ask", "x", "--index", str(tmp_path / "none")],
                              env=env, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "python -m embeddings.build" in missing.stderr

@@ -333,6 +333,22 @@ def test_eval_reports_refusals_and_the_trade_off(answerer):
     assert results["trade_off"]["0.1"]["answered"] >= results["trade_off"]["0.9"]["answered"]
 
 
+def test_eval_lists_the_quotations_shown_without_the_answer(answerer):
+    """At a cut of 0 every question is answered: the off-topic ones are listed, verbatim and most
+    confident first; the right answer is not."""
+    cases = [Case("辽河禁渔期是什么时候？", ["5月16日"]), Case("北京的天气怎么样？", []),
+             Case("How do I bake bread?", []), Case("盘锦市共有多少个基层党组织？", ["9999个"])]
+    wrong = evaluate(answerer, cases, cut=0.0, show_wrong=10)["wrong_quotes"]
+    assert {w["question"] for w in wrong} == {"北京的天气怎么样？", "How do I bake bread?", "盘锦市共有多少个基层党组织？"}
+    assert [w["confidence"] for w in wrong] == sorted((w["confidence"] for w in wrong), reverse=True)
+    texts = {p.text for p in answerer.index.passages}
+    assert all(w["quote"] and any(w["quote"] in t for t in texts) and w["article"] for w in wrong)
+    assert [(w["answers"], w["answerable"]) for w in wrong if w["question"].startswith("盘锦")] == [(["9999个"], True)]
+    assert all(not w["answerable"] for w in wrong if not w["question"].startswith("盘锦"))
+    assert len(evaluate(answerer, cases, cut=0.0, show_wrong=1)["wrong_quotes"]) == 1
+    assert "wrong_quotes" not in evaluate(answerer, cases)
+
+
 def test_refusal_protocol_keeps_every_other_context():
     cases = [Case("a", ["x"], "c1"), Case("b", ["y"], "c2"), Case("c", ["z"], "c3")]
     removed, marked = refusal_cases(cases, ["c1", "c2", "c3"])
