@@ -102,12 +102,11 @@ class Outcome:
     correct: bool  # the first excerpt (shown or not) holds a gold answer
     confidence: float | None
     rank: int | None  # place of the gold passage among the hits (None: not among them)
-    excerpt_chars: int | None
+    excerpt: str  # the first excerpt ("" when none)
     latency_ms: float
     has_excerpt: bool  # the pipeline produced an excerpt (no "problem" with the question)
     answer_hit: bool = False  # the first excerpt's marked answer is the gold (see ``answer_hit``)
-    excerpt: str = ""  # the first excerpt, for listing the wrong ones
-    article: str = ""  # and the article it is quoted from
+    article: str = ""  # the first excerpt's article
 
 
 def answer_hit(excerpt: str, span: tuple[int, int] | None, answers: list[str]) -> bool:
@@ -143,9 +142,8 @@ def ask_all(answerer: Answerer, cases: list[Case], cut: float) -> tuple[list[Out
         confident = answer.confidence is None or answer.confidence >= cut
         outcomes.append(Outcome(
             case, bool(first) and confident, correct, answer.confidence, ranks[0] if ranks else None,
-            len(first.excerpt) if first else None, answer.elapsed_ms, first is not None,
-            bool(first) and answer_hit(first.excerpt, first.answer_span, case.answers),
-            first.excerpt if first else "", first.article if first else "",
+            first.excerpt if first else "", answer.elapsed_ms, first is not None,
+            bool(first) and answer_hit(first.excerpt, first.answer_span, case.answers), first.article if first else "",
         ))
     return outcomes, skipped
 
@@ -196,7 +194,7 @@ def evaluate(answerer: Answerer, cases: list[Case], cut: float | None = None, sh
         answerer.min_confidence = saved
     answerable = [o for o in outcomes if o.case.answerable]
     located = [o for o in answerable if o.case.context]
-    lengths = [o.excerpt_chars for o in outcomes if o.answered and o.excerpt_chars]
+    lengths = [len(o.excerpt) for o in outcomes if o.answered and o.excerpt]
     latencies = [o.latency_ms for o in outcomes]
     figures = refusal_figures(outcomes)
     results = {
