@@ -1,0 +1,378 @@
+"""Does a cross-encoder reader, fitted on the bench's own data, add to the confidence?
+
+    .venv/bin/python bench/cross_reader.py [--epochs 2] [--frozen 8] [--no-augment] [--shuffles 10]
+
+Needs the cache that ``bench/train_confidence.py`` writes (run it once; ``--dry-run`` is enough).
+
+The confidence's confident wrong quotes are mostly sibling paragraphs of the right article that
+name everything the question names but the fact it asks for (README, "Where the confidence
+stops"). Word-overlap features cannot see that; a reader that reads question and excerpt together
+might. The reader here is the bundled encoder (multilingual-e5-small) as a cross-encoder: the pair
+"query: question" / "passage: excerpt" (160 tokens at most), its lower ``--frozen`` layers kept
+(their states computed once), the upper layers and a linear head over the mean of the tokens
+fitted to say whether the excerpt holds the answer.
+
+Training pairs, all from the confidence's fitting half (DRCD's first half, XQuAD's first 12
+articles; CMRC is not used) so that nothing held out is read:
+- the fitting rows themselves (question, first excerpt, does it hold the gold);
+- unless ``--no-augment``, pairs made from the raw files: the sentence that holds the answer
+  (positive), another sentence of the same paragraph and the two sentences of its sibling
+  paragraphs that share the most character pairs with the question (negatives).
+
+Printed, each next to the same figure without the reader:
+- out of fold (2 folds by article; XQuAD's English and Chinese questions of one article share
+  a fold): the reader's AUC for "the first excerpt holds the gold" beside ``align_mean``'s;
+- the confidence protocol of ``bench/plateau_checks.py --part confidence-more``: the shipped
+  features in a logistic regression, with and without the reader's out-of-fold logit as one more
+  feature, refused at 0.95 answered (mean of ``--shuffles`` shufflings of 5 article folds);
+- held out (CMRC's and DRCD's second halves, XQuAD's last 12 articles; the reader is the mean of
+  the two fold models): answered, refused and confident wrong share per file, at the cut chosen
+  out of fold for 0.95 answered. First hit only, no mixed calibration: these compare the two
+  variants with each other, they are not the shipped model's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import train_confidence  # noqa: E402
+from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
+from embeddings.encoder import prepare_model  # noqa: E402
+from embeddings.text import normalise, sentence_spans  # noqa: E402
+
+BENCH = PROJECT_ROOT.parent / "shared" / "bench"
+MAX_TOKENS = 160
+BATCH = 16
+MIN_WINDOW = 40  # a sentence shorter than this takes the next one with it, as an excerpt would
+
+
+@dataclass
+class Pair:
+    question: str
+    excerpt: str
+    label: int
+    group: str  # the article, the same for XQuAD's English and Chinese questions
+
+
+def group_of(file: str, article: str) -> str:
+    return f"xquad|{article}" if file.startswith("xquad") else f"{file}|{article}"
+
+
+def cached_rows() -> list[dict]:
+    cache = IndexSettings.from_env().cache_dir / "eval"
+    rows = []
+    for file in train_confidence.FILES:
+        path = cache / f"confidence-features-{file}.jsonl"
+        if not path.is_file():
+            raise SystemExit(f"{path} is missing: run bench/train_confidence.py --dry-run once")
+        rows += map(json.loads, path.read_text(encoding="utf-8").splitlines())
+    return rows
+
+
+def windows(context: str) -> list[tuple[int, int]]:
+    spans, out, i = sentence_spans(context), [], 0
+    while i < len(spans):
+        start, end = spans[i]
+        while end - start < MIN_WINDOW and i + 1 < len(spans):
+            i += 1
+            end = spans[i][1]
+        out.append((start, end))
+        i += 1
+    return out
+
+
+def char_pairs(text: str) -> set[str]:
+    text = normalise(text)
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def augmented(rng: np.random.RandomState) -> list[Pair]:
+    """Pairs from the raw fitting-half files (see the module's doc)."""
+    pairs: list[Pair] = []
+    chinese_twin: dict[str, str] = {}  # XQuAD question id -> its Chinese wording
+    zh = json.loads((BENCH / "xquad_dev_zh.json").read_text(encoding="utf-8"))
+    for article in zh["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                chinese_twin[qa["id"]] = qa["question"]
+    for file in ("drcd_dev_simplified", "xquad_dev_en", "xquad_dev_zh"):
+        data = json.loads((BENCH / f"{file}.json").read_text(encoding="utf-8"))["data"]
+        fitting = len(data) // 2 if file.startswith("drcd") else 12
+        for article in data[:fitting]:
+            contexts = [p["context"] for p in article["paragraphs"]]
+            spans = [windows(c) for c in contexts]
+            for index, paragraph in enumerate(article["paragraphs"]):
+                for qa in paragraph["qas"]:
+                    answers = [a for a in qa["answers"] if a["text"].strip()]
+                    if not answers:
+                        continue
+                    gold = {normalise(a["text"]) for a in answers}
+                    start = answers[0]["answer_start"]
+                    holds = [w for w in spans[index] if w[0] <= start < w[1]]
+                    group = group_of(file, article["title"])
+
+                    def add(text: str, label: int) -> None:
+                        pairs.append(Pair(qa["question"], text, label, group))
+
+                    if holds:
+                        add(contexts[index][holds[0][0]:holds[0][1]], 1)
+                    without = [w for w in spans[index]
+                               if not any(g in normalise(contexts[index][w[0]:w[1]]) for g in gold)]
+                    if without:
+                        w = without[rng.randint(len(without))]
+                        add(contexts[index][w[0]:w[1]], 0)
+                    asked = char_pairs(chinese_twin.get(qa["id"], qa["question"]))
+                    siblings = [
+                        (len(asked & char_pairs(contexts[j][s:e])), contexts[j][s:e])
+                        for j in range(len(contexts)) if j != index for s, e in spans[j]
+                    ]
+                    siblings = [(shared, text) for shared, text in siblings
+                                if not any(g in normalise(text) for g in gold)]
+                    for _, text in sorted(siblings, key=lambda s: -s[0])[:2]:
+                        add(text, 0)
+    return pairs
+
+
+class Reader:
+    """The encoder's lower layers run once per pair; the upper ones and a head are fitted."""
+
+    def __init__(self, frozen: int) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        torch.manual_seed(0)
+        folder = prepare_model(IndexSettings.from_env())
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModel.from_pretrained(folder).eval()
+        self.frozen = frozen
+        self.initial = {k: v.clone() for k, v in self.model.state_dict().items()}
+
+    def _layers(self):
+        return self.model.encoder.layer
+
+    @staticmethod
+    def _mask(attention, dtype):
+        return ((1.0 - attention[:, None, None, :].to(dtype)) * -1e4).to(dtype)
+
+    def _run(self, layers, hidden, attention):
+        mask = self._mask(attention, hidden.dtype)
+        for layer in layers:
+            out = layer(hidden, attention_mask=mask)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
+    def states(self, pairs: list[Pair]) -> list:
+        """Each pair's hidden states after the frozen layers (float16, its own length)."""
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(pairs), 64):
+                batch = pairs[i:i + 64]
+                encoded = self.tokenizer([f"query: {p.question}" for p in batch],
+                                         [f"passage: {p.excerpt}" for p in batch],
+                                         truncation="only_second", max_length=MAX_TOKENS,
+                                         padding=True, return_tensors="pt")
+                hidden = self.model.embeddings(input_ids=encoded["input_ids"])
+                hidden = self._run(self._layers()[:self.frozen], hidden, encoded["attention_mask"])
+                for h, a in zip(hidden, encoded["attention_mask"]):
+                    out.append(h[: int(a.sum())].to(torch.float16).clone())
+        return out
+
+    def check(self, pair: Pair) -> float:
+        """Largest difference between the split run and the whole model on one pair."""
+        import torch
+
+        encoded = self.tokenizer([f"query: {pair.question}"], [f"passage: {pair.excerpt}"], return_tensors="pt")
+        with torch.inference_mode():
+            whole = self.model(**encoded).last_hidden_state[0]
+            lower = self.states([pair])[0].float()[None]
+            split = self._run(self._layers()[self.frozen:], lower, encoded["attention_mask"])[0]
+        return float((whole - split).abs().max())
+
+    def _batch(self, states: list):
+        import torch
+
+        length = max(len(s) for s in states)
+        hidden = torch.zeros(len(states), length, states[0].shape[1])
+        attention = torch.zeros(len(states), length)
+        for i, s in enumerate(states):
+            hidden[i, : len(s)] = s.float()
+            attention[i, : len(s)] = 1
+        return hidden, attention
+
+    def fit_predict(self, states: list, labels: np.ndarray, train: np.ndarray, predict: list[np.ndarray],
+                    epochs: int) -> list[np.ndarray]:
+        """Fit the upper layers and the head on ``train`` (fresh from the encoder's weights), then
+        return the logits of each index array in ``predict``."""
+        import copy
+
+        import torch
+
+        self.model.load_state_dict(self.initial)
+        upper = torch.nn.ModuleList(copy.deepcopy(list(self._layers()[self.frozen:])))
+        head = torch.nn.Linear(upper[0].output.dense.out_features, 1)
+        optimiser = torch.optim.AdamW([
+            {"params": upper.parameters(), "lr": 3e-5},
+            {"params": head.parameters(), "lr": 1e-3},
+        ], weight_decay=0.01)
+        loss_of = torch.nn.BCEWithLogitsLoss()
+        rng = np.random.RandomState(0)
+
+        def logits(indices: np.ndarray):
+            hidden, attention = self._batch([states[i] for i in indices])
+            hidden = self._run(upper, hidden, attention)
+            pooled = (hidden * attention[..., None]).sum(1) / attention.sum(1, keepdim=True)
+            return head(pooled)[:, 0]
+
+        upper.train()
+        for epoch in range(epochs):
+            started, total = time.perf_counter(), 0.0
+            order = rng.permutation(train)
+            for i in range(0, len(order), BATCH):
+                chunk = order[i:i + BATCH]
+                loss = loss_of(logits(chunk), torch.tensor(labels[chunk], dtype=torch.float32))
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                total += loss.item() * len(chunk)
+            print(f"  epoch {epoch + 1}: loss {total / len(order):.4f} ({time.perf_counter() - started:.0f} s)",
+                  flush=True)
+        upper.eval()
+        out = []
+        with torch.inference_mode():
+            for indices in predict:
+                out.append(np.concatenate([logits(indices[i:i + 64]).numpy() for i in range(0, len(indices), 64)])
+                           if len(indices) else np.zeros(0))
+        return out
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(labels, scores)), 4)
+
+
+def confidence_protocol(fit: list[dict], x: np.ndarray, shuffles: int) -> tuple[float, dict[str, float]]:
+    """``plateau_checks.more_confidence_checks``' protocol: refused at 0.95 answered, overall
+    and per file (means over the shufflings)."""
+    from sklearn.linear_model import LogisticRegression
+
+    answerable = np.array([r["answerable"] or r["label"] for r in fit], dtype=int)
+    asked = np.array([r["answerable"] for r in fit], dtype=bool)
+    files = np.array([r["file"] for r in fit])
+    z = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-9)
+    articles = [f"{r['file']}|{r['article']}" for r in fit]
+    groups = sorted(set(articles))
+    refused, per_file = [], Counter()
+    for seed in range(shuffles):
+        order = np.random.RandomState(seed).permutation(len(groups))
+        fold_of = {g: order[i] % 5 for i, g in enumerate(groups)}
+        folds = np.array([fold_of[a] for a in articles])
+        logits = np.zeros(len(fit))
+        for k in range(5):
+            model = LogisticRegression(C=1.0, max_iter=5000).fit(z[folds != k], answerable[folds != k])
+            logits[folds == k] = model.decision_function(z[folds == k])
+        cut = train_confidence.cut_for(logits, asked, train_confidence.TARGET_ANSWERED)
+        refused.append(train_confidence.figures(fit, logits, cut)["refused"])
+        for file in sorted(set(files)):
+            inside = files == file
+            per_file[file] += train_confidence.figures([r for r, i in zip(fit, inside) if i], logits[inside],
+                                                       cut)["refused"] / shuffles
+    return float(np.mean(refused)), {str(f): round(v, 4) for f, v in per_file.items()}
+
+
+def held_out(fit: list[dict], x_fit: np.ndarray, test: list[dict], x_test: np.ndarray) -> dict[str, dict]:
+    """Fitted on all the fitting rows, the cut chosen out of fold; figures per held-out file."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    answerable = np.array([r["answerable"] or r["label"] for r in fit], dtype=int)
+    asked = np.array([r["answerable"] for r in fit], dtype=bool)
+    mean, scale = x_fit.mean(axis=0), x_fit.std(axis=0) + 1e-9
+    z, z_test = (x_fit - mean) / scale, (x_test - mean) / scale
+    logits = np.zeros(len(fit))
+    for train, valid in GroupKFold(n_splits=5).split(z, answerable, [f"{r['file']}|{r['article']}" for r in fit]):
+        logits[valid] = LogisticRegression(C=1.0, max_iter=5000).fit(z[train], answerable[train]).decision_function(
+            z[valid])
+    cut = train_confidence.cut_for(logits, asked, train_confidence.TARGET_ANSWERED)
+    scores = LogisticRegression(C=1.0, max_iter=5000).fit(z, answerable).decision_function(z_test)
+    out = {}
+    for file in train_confidence.FILES:
+        inside = np.array([r["file"] == file for r in test])
+        if inside.any():
+            found = train_confidence.figures([r for r, i in zip(test, inside) if i], scores[inside], cut)
+            out[file] = {k: found[k] for k in ("answered", "refused", "confident_wrong")}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--frozen", type=int, default=8, help="lower encoder layers kept as they are (of 12)")
+    parser.add_argument("--no-augment", action="store_true", help="train on the fitting rows only")
+    parser.add_argument("--shuffles", type=int, default=10)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    rows = cached_rows()
+    fit = [r for r in rows if train_confidence.fitted_on(r)]
+    test = [r for r in rows if r["held_out"] and r["kind"] in train_confidence.FITTED_KINDS]
+    extra = [] if args.no_augment else augmented(np.random.RandomState(0))
+    pairs = [Pair(r["question"], r["excerpt"], r["label"], group_of(r["file"], r["article"])) for r in fit + test]
+    pairs += extra
+    print(f"{len(fit)} fitting rows, {len(test)} held-out rows, {len(extra)} augmented pairs "
+          f"({sum(p.label for p in extra)} positive)", flush=True)
+
+    reader = Reader(args.frozen)
+    print(f"split run vs whole model, largest difference: {reader.check(pairs[0]):.2e}", flush=True)
+    started = time.perf_counter()
+    states = reader.states(pairs)
+    print(f"frozen layers' states: {time.perf_counter() - started:.0f} s", flush=True)
+
+    labels = np.array([p.label for p in pairs], dtype=np.float32)
+    groups = sorted({p.group for p in pairs})
+    fold_of = {g: i % 2 for i, g in enumerate(np.random.RandomState(0).permutation(groups))}
+    fold = np.array([fold_of[p.group] for p in pairs])
+    is_fit = np.zeros(len(pairs), dtype=bool)
+    is_fit[: len(fit)] = True
+    is_test = np.zeros(len(pairs), dtype=bool)
+    is_test[len(fit): len(fit) + len(test)] = True
+    fit_logit, test_logit = np.zeros(len(fit)), np.zeros(len(test))
+    for k in (0, 1):
+        train = np.flatnonzero((fold != k) & ~is_test)
+        valid = np.flatnonzero((fold == k) & is_fit)
+        print(f"fold {k + 1}: {len(train)} training pairs, {len(valid)} fitting rows predicted", flush=True)
+        predicted_valid, predicted_test = reader.fit_predict(
+            states, labels, train, [valid, np.flatnonzero(is_test)], args.epochs)
+        fit_logit[valid] = predicted_valid
+        test_logit += predicted_test / 2
+
+    holds = np.array([r["label"] for r in fit])
+    align = np.array([r["features"]["align_mean"] for r in fit])
+    print(f"out of fold, AUC for 'the first excerpt holds the gold': reader {auc(fit_logit, holds)}, "
+          f"align_mean {auc(align, holds)}", flush=True)
+    names = sorted(fit[0]["features"])
+    x_fit, x_test = train_confidence.matrix(fit, names), train_confidence.matrix(test, names)
+    with_fit, with_test = np.hstack([x_fit, fit_logit[:, None]]), np.hstack([x_test, test_logit[:, None]])
+    for name, x in (("shipped features", x_fit), ("shipped features + reader", with_fit)):
+        refused, per_file = confidence_protocol(fit, x, args.shuffles)
+        print(f"confidence, {name}: refused {refused:.4f} at 0.95 answered (out of fold, mean of "
+              f"{args.shuffles} shufflings); per file {per_file}", flush=True)
+    for name, (xf, xt) in (("shipped features", (x_fit, x_test)), ("shipped features + reader", (with_fit, with_test))):
+        print(f"held out, {name}: {json.dumps(held_out(fit, xf, test, xt))}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
