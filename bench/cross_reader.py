@@ -47,6 +47,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import train_confidence  # noqa: E402
+from plateau_checks import out_of_fold_logits, shuffled_folds  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.encoder import prepare_model  # noqa: E402
 from embeddings.text import normalise, sentence_spans  # noqa: E402
@@ -267,23 +268,14 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 def confidence_protocol(fit: list[dict], x: np.ndarray, shuffles: int) -> tuple[float, dict[str, float]]:
     """``plateau_checks.more_confidence_checks``' protocol: refused at 0.95 answered, overall
     and per file (means over the shufflings)."""
-    from sklearn.linear_model import LogisticRegression
-
     answerable = np.array([r["answerable"] or r["label"] for r in fit], dtype=int)
     asked = np.array([r["answerable"] for r in fit], dtype=bool)
     files = np.array([r["file"] for r in fit])
     z = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-9)
     articles = [f"{r['file']}|{r['article']}" for r in fit]
-    groups = sorted(set(articles))
     refused, per_file = [], Counter()
     for seed in range(shuffles):
-        order = np.random.RandomState(seed).permutation(len(groups))
-        fold_of = {g: order[i] % 5 for i, g in enumerate(groups)}
-        folds = np.array([fold_of[a] for a in articles])
-        logits = np.zeros(len(fit))
-        for k in range(5):
-            model = LogisticRegression(C=1.0, max_iter=5000).fit(z[folds != k], answerable[folds != k])
-            logits[folds == k] = model.decision_function(z[folds == k])
+        logits = out_of_fold_logits(z, answerable, shuffled_folds(articles, seed))
         cut = train_confidence.cut_for(logits, asked, train_confidence.TARGET_ANSWERED)
         refused.append(train_confidence.figures(fit, logits, cut)["refused"])
         for file in sorted(set(files)):

@@ -215,14 +215,34 @@ def unit_missing(question: str, excerpt: str) -> float:
     return float(not re.search(said, excerpt))
 
 
+def shuffled_folds(articles: list[str], seed: int, count: int = 5) -> np.ndarray:
+    """Each row's fold: its article's place in one shuffling of the articles, modulo ``count``."""
+    groups = sorted(set(articles))
+    order = np.random.RandomState(seed).permutation(len(groups))
+    fold_of = {g: order[i] % count for i, g in enumerate(groups)}
+    return np.array([fold_of[a] for a in articles])
+
+
+def out_of_fold_logits(z: np.ndarray, answerable: np.ndarray, folds: np.ndarray, c: float = 1.0,
+                       kept: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+    """Every row's logistic logit from a model fitted on the (kept) rows of the other folds."""
+    from sklearn.linear_model import LogisticRegression
+
+    logits = np.zeros(len(z))
+    for k in np.unique(folds):
+        train = (folds != k) & (kept if kept is not None else True)
+        model = LogisticRegression(C=c, max_iter=5000).fit(
+            z[train], answerable[train], sample_weight=None if weights is None else weights[train])
+        logits[folds == k] = model.decision_function(z[folds == k])
+    return logits
+
+
 def more_confidence_checks(shuffles: int) -> None:
     """Ways to fit or extend the shipped confidence features, each the mean over ``shuffles``
     shufflings of the article folds (first hit only, refused at 0.95 answered, and the share of
     the questions asked of unrelated news refused: they ride along, fitted on by the last two
     variants only)."""
     from collections import Counter
-
-    from sklearn.linear_model import LogisticRegression
 
     fit = confidence_fitting_rows(news=True)
     names = sorted(fit[0]["features"])
@@ -247,7 +267,6 @@ def more_confidence_checks(shuffles: int) -> None:
     files = Counter(r["file"] for r, kept in zip(fit, shipped) if kept)
     equal = np.array([shipped.sum() / len(files) / files[r["file"]] for r in fit])
     articles = [f"{r['file']}|{r['article']}" for r in fit]
-    groups = sorted(set(articles))
     variants = {  # name: (C, rows fitted, row weights, extra columns)
         "shipped": (1.0, shipped, None, None),
         "C 0.3": (0.3, shipped, None, None),
@@ -264,15 +283,7 @@ def more_confidence_checks(shuffles: int) -> None:
         z = (features - features[shipped].mean(axis=0)) / (features[shipped].std(axis=0) + 1e-9)
         refused, news_refused = [], []
         for seed in range(shuffles):
-            order = np.random.RandomState(seed).permutation(len(groups))
-            fold_of = {g: order[i] % 5 for i, g in enumerate(groups)}
-            folds = np.array([fold_of[a] for a in articles])
-            logits = np.zeros(len(fit))
-            for k in range(5):
-                train = (folds != k) & (kept if kept is not None else True)
-                model = LogisticRegression(C=c, max_iter=5000).fit(
-                    z[train], answerable[train], sample_weight=None if weights is None else weights[train])
-                logits[folds == k] = model.decision_function(z[folds == k])
+            logits = out_of_fold_logits(z, answerable, shuffled_folds(articles, seed), c, kept, weights)
             cut = train_confidence.cut_for(logits, asked, train_confidence.TARGET_ANSWERED)
             found = train_confidence.figures(fit, logits, cut)
             refused.append(found["refused"])
