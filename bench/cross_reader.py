@@ -5,8 +5,8 @@
 Needs the cache that ``bench/train_confidence.py`` writes (run it once; ``--dry-run`` is enough).
 
 The confidence's confident wrong quotes are mostly sibling paragraphs of the right article that
-name everything the question names but the fact it asks for (README, "Where the confidence
-stops"). Word-overlap features cannot see that; a reader that reads question and excerpt together
+name everything the question names but the fact it asks for (README, "Reading the
+confident wrong quotes"). Word-overlap features cannot see that; a reader that reads question and excerpt together
 might. The reader here is the bundled encoder (multilingual-e5-small) as a cross-encoder: the pair
 "query: question" / "passage: excerpt" (160 tokens at most), its lower ``--frozen`` layers kept
 (their states computed once), the upper layers and a linear head over the mean of the tokens
@@ -47,7 +47,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import train_confidence  # noqa: E402
-from plateau_checks import out_of_fold_logits, shuffled_folds  # noqa: E402
+from plateau_checks import cached, out_of_fold_logits, shuffled_folds  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.encoder import prepare_model  # noqa: E402
 from embeddings.text import normalise, sentence_spans  # noqa: E402
@@ -71,14 +71,8 @@ def group_of(file: str, article: str) -> str:
 
 
 def cached_rows() -> list[dict]:
-    cache = IndexSettings.from_env().cache_dir / "eval"
-    rows = []
-    for file in train_confidence.FILES:
-        path = cache / f"confidence-features-{file}.jsonl"
-        if not path.is_file():
-            raise SystemExit(f"{path} is missing: run bench/train_confidence.py --dry-run once")
-        rows += map(json.loads, path.read_text(encoding="utf-8").splitlines())
-    return rows
+    return [row for file in train_confidence.FILES
+            for row in map(json.loads, cached(f"confidence-features-{file}.jsonl").read_text(encoding="utf-8").splitlines())]
 
 
 def windows(context: str) -> list[tuple[int, int]]:
@@ -157,17 +151,13 @@ class Reader:
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.model = AutoModel.from_pretrained(folder).eval()
         self.frozen = frozen
-        self.initial = {k: v.clone() for k, v in self.model.state_dict().items()}
 
     def _layers(self):
         return self.model.encoder.layer
 
     @staticmethod
-    def _mask(attention, dtype):
-        return ((1.0 - attention[:, None, None, :].to(dtype)) * -1e4).to(dtype)
-
-    def _run(self, layers, hidden, attention):
-        mask = self._mask(attention, hidden.dtype)
+    def _run(layers, hidden, attention):
+        mask = (1.0 - attention[:, None, None, :].to(hidden.dtype)) * -1e4  # additive: padding gets no weight
         for layer in layers:
             out = layer(hidden, attention_mask=mask)
             hidden = out[0] if isinstance(out, tuple) else out
@@ -215,13 +205,13 @@ class Reader:
 
     def fit_predict(self, states: list, labels: np.ndarray, train: np.ndarray, predict: list[np.ndarray],
                     epochs: int) -> list[np.ndarray]:
-        """Fit the upper layers and the head on ``train`` (fresh from the encoder's weights), then
-        return the logits of each index array in ``predict``."""
+        """Fit a copy of the upper layers and a new head on ``train`` (the encoder itself is never
+        changed, so each fold starts from its weights), then return the logits of each index array
+        in ``predict``."""
         import copy
 
         import torch
 
-        self.model.load_state_dict(self.initial)
         upper = torch.nn.ModuleList(copy.deepcopy(list(self._layers()[self.frozen:])))
         head = torch.nn.Linear(upper[0].output.dense.out_features, 1)
         optimiser = torch.optim.AdamW([
