@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import train_confidence  # noqa: E402
 from plateau_checks import cached, out_of_fold_logits, shuffled_folds  # noqa: E402
+from bot.reader import article_group  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.encoder import prepare_model  # noqa: E402
 from embeddings.text import normalise, sentence_spans  # noqa: E402
@@ -64,10 +65,6 @@ class Pair:
     excerpt: str
     label: int
     group: str  # the article, the same for XQuAD's English and Chinese questions
-
-
-def group_of(file: str, article: str) -> str:
-    return f"xquad|{article}" if file.startswith("xquad") else f"{file}|{article}"
 
 
 def cached_rows() -> list[dict]:
@@ -115,7 +112,7 @@ def augmented(rng: np.random.RandomState) -> list[Pair]:
                     gold = {normalise(a["text"]) for a in answers}
                     start = answers[0]["answer_start"]
                     holds = [w for w in spans[index] if w[0] <= start < w[1]]
-                    group = group_of(file, article["title"])
+                    group = article_group(file, article["title"])
 
                     def add(text: str, label: int) -> None:
                         pairs.append(Pair(qa["question"], text, label, group))
@@ -203,11 +200,9 @@ class Reader:
             attention[i, : len(s)] = 1
         return hidden, attention
 
-    def fit_predict(self, states: list, labels: np.ndarray, train: np.ndarray, predict: list[np.ndarray],
-                    epochs: int) -> list[np.ndarray]:
-        """Fit a copy of the upper layers and a new head on ``train`` (the encoder itself is never
-        changed, so each fold starts from its weights), then return the logits of each index array
-        in ``predict``."""
+    def fit(self, states: list, labels: np.ndarray, train: np.ndarray, epochs: int):
+        """A copy of the upper layers and a new head fitted on ``train`` (the encoder itself is
+        never changed, so each fold starts from its weights)."""
         import copy
 
         import torch
@@ -220,20 +215,13 @@ class Reader:
         ], weight_decay=0.01)
         loss_of = torch.nn.BCEWithLogitsLoss()
         rng = np.random.RandomState(0)
-
-        def logits(indices: np.ndarray):
-            hidden, attention = self._batch([states[i] for i in indices])
-            hidden = self._run(upper, hidden, attention)
-            pooled = (hidden * attention[..., None]).sum(1) / attention.sum(1, keepdim=True)
-            return head(pooled)[:, 0]
-
         upper.train()
         for epoch in range(epochs):
             started, total = time.perf_counter(), 0.0
             order = rng.permutation(train)
             for i in range(0, len(order), BATCH):
                 chunk = order[i:i + BATCH]
-                loss = loss_of(logits(chunk), torch.tensor(labels[chunk], dtype=torch.float32))
+                loss = loss_of(self._logits(upper, head, states, chunk), torch.tensor(labels[chunk], dtype=torch.float32))
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -241,12 +229,26 @@ class Reader:
             print(f"  epoch {epoch + 1}: loss {total / len(order):.4f} ({time.perf_counter() - started:.0f} s)",
                   flush=True)
         upper.eval()
-        out = []
+        return upper, head
+
+    def _logits(self, upper, head, states: list, indices: np.ndarray):
+        hidden, attention = self._batch([states[i] for i in indices])
+        hidden = self._run(upper, hidden, attention)
+        pooled = (hidden * attention[..., None]).sum(1) / attention.sum(1, keepdim=True)
+        return head(pooled)[:, 0]
+
+    def predict(self, upper, head, states: list, indices: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
-            for indices in predict:
-                out.append(np.concatenate([logits(indices[i:i + 64]).numpy() for i in range(0, len(indices), 64)])
-                           if len(indices) else np.zeros(0))
-        return out
+            return (np.concatenate([self._logits(upper, head, states, indices[i:i + 64]).numpy()
+                                    for i in range(0, len(indices), 64)]) if len(indices) else np.zeros(0))
+
+    def fit_predict(self, states: list, labels: np.ndarray, train: np.ndarray, predict: list[np.ndarray],
+                    epochs: int) -> list[np.ndarray]:
+        """Fit on ``train``, then return the logits of each index array in ``predict``."""
+        upper, head = self.fit(states, labels, train, epochs)
+        return [self.predict(upper, head, states, indices) for indices in predict]
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -311,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     fit = [r for r in rows if train_confidence.fitted_on(r)]
     test = [r for r in rows if r["held_out"] and r["kind"] in train_confidence.FITTED_KINDS]
     extra = [] if args.no_augment else augmented(np.random.RandomState(0))
-    pairs = [Pair(r["question"], r["excerpt"], r["label"], group_of(r["file"], r["article"])) for r in fit + test]
+    pairs = [Pair(r["question"], r["excerpt"], r["label"], article_group(r["file"], r["article"])) for r in fit + test]
     pairs += extra
     print(f"{len(fit)} fitting rows, {len(test)} held-out rows, {len(extra)} augmented pairs "
           f"({sum(p.label for p in extra)} positive)", flush=True)

@@ -16,6 +16,10 @@ Split, so that no figure printed as "held-out" comes from data the model was fit
   12 articles;
 - held out: CMRC's and DRCD's second halves, XQuAD's last 12 articles. CMRC's first half is
   neither: the answer-span model, whose probability is a feature, was fitted on it.
+The reader (bot/reader.py, fitted by bench/train_reader.py on the same fitting half) is two models,
+each having read half of the fitting articles: a row's ``reader`` feature is the logit of the
+model that never read its article (``Reader.honest``), so that the confidence learns how far to
+trust the reader on articles it has not seen, which is how the bot meets every question.
 The second opinion (bot.answering): each of the first three hits is judged as if it had come
 first, and the one the model trusts most leads when it beats the first by a margin. Each row
 records its alternatives (the next hits' features and labels); the margin is the one with the
@@ -52,6 +56,7 @@ from bot.confidence import MIXED_CALIBRATION, MODEL_PATH, ConfidenceModel, Evide
 from bot.config import AnswerSettings  # noqa: E402
 from bot.evaluate import Case, prepare_refusal  # noqa: E402
 from bot.question import parse_question  # noqa: E402
+from bot.reader import article_group  # noqa: E402
 from mixed_questions import default_path as mixed_path, write_mixed  # noqa: E402
 from embeddings.build import build_index  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
@@ -111,16 +116,21 @@ def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) 
         first = answer.hits[0].excerpt if answer.hits else ""
         gold = [normalise(a) for a in case.answers]
 
+        group = article_group(file, case.article)
+
+        def honest(values: dict[str, float]) -> dict[str, float]:
+            return answerer.reader.honest(values, group)  # the reader's model that never read this article
+
         def holds(excerpt: str) -> int:
             return int(any(g and g in normalise(excerpt) for g in gold))
 
         rows.append({
             "file": file, "kind": kind, "article": case.article, "held_out": split(case.article),
             "answerable": kind == "indexed", "label": holds(first),
-            "question": case.question, "excerpt": first, "features": answer.evidence.values,
+            "question": case.question, "excerpt": first, "features": honest(answer.evidence.values),
             # the next hits, each as if it had come first: for the second opinion's margin
             "alternatives": [
-                {"label": holds(hit.excerpt), "features": other.values}
+                {"label": holds(hit.excerpt), "features": honest(other.values)}
                 for hit, other in zip(answer.hits[1:], answer.alternatives)
             ],
         })
@@ -317,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     test = [r for r in rows if r["held_out"]]
     if any("alternatives" not in r for r in rows):
         print("error: the cached features predate the second opinion: run without --reuse", file=sys.stderr)
+        return 2
+    if any("reader" not in r["features"] for r in rows):
+        print("error: the cached features predate the reader (bot/reader.py): run without --reuse", file=sys.stderr)
         return 2
     x = matrix(fit, names)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9

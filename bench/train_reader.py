@@ -1,0 +1,93 @@
+"""Fit the reader the bot ships (``bot/reader.py``): two models, one per fold of the fitting articles.
+
+    .venv/bin/python bench/train_reader.py [--epochs 2] [--dry-run]
+
+Needs the cache that ``bench/train_confidence.py`` writes (``--dry-run`` is enough); about 30 min.
+
+The reader is ``bench/cross_reader.py --frozen 6``'s: the bundled encoder read as a cross-encoder
+("query: question" / "passage: excerpt"), its lower 6 layers as they are, the upper 6 and a head
+fitted to say whether the excerpt holds the answer. It is trained only on the confidence's fitting
+half (DRCD's first half, XQuAD's first 12 articles; the fitting rows and the pairs made from the raw
+files), split in two folds by article. Each fold's model never saw the other fold's articles, so
+``bench/train_confidence.py`` gives a fitting row the logit of the model that did not read its
+article (an honest feature to fit the confidence on), and the bot answers with the mean of the two.
+
+Writes ``bot/models/reader.npz`` (the fitted layers and heads, float16) and ``bot/models/reader.json``
+(which articles each model read, and how the reader reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import train_confidence  # noqa: E402
+from cross_reader import MAX_TOKENS, Pair, Reader, augmented, cached_rows  # noqa: E402
+from bot.reader import FROZEN_LAYERS, MODEL_FILE, WEIGHTS_FILE, article_group  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--dry-run", action="store_true", help="fit, but write nothing")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    fit = [r for r in cached_rows() if train_confidence.fitted_on(r)]
+    extra = augmented(np.random.RandomState(0))
+    pairs = [Pair(r["question"], r["excerpt"], r["label"], article_group(r["file"], r["article"])) for r in fit] + extra
+    print(f"{len(fit)} fitting rows and {len(extra)} pairs made from the fitting files", flush=True)
+
+    reader = Reader(FROZEN_LAYERS)
+    started = time.perf_counter()
+    states = reader.states(pairs)
+    print(f"the lower {FROZEN_LAYERS} layers' states: {time.perf_counter() - started:.0f} s", flush=True)
+    labels = np.array([p.label for p in pairs], dtype=np.float32)
+    groups = sorted({p.group for p in pairs})
+    fold_of = {g: i % 2 for i, g in enumerate(np.random.RandomState(0).permutation(groups))}
+    fold = np.array([fold_of[p.group] for p in pairs])
+
+    weights: dict[str, np.ndarray] = {}
+    for k in (0, 1):
+        train = np.flatnonzero(fold != k)
+        print(f"model {k}: {len(train)} training pairs", flush=True)
+        upper, head = reader.fit(states, labels, train, args.epochs)
+        rows = np.flatnonzero((fold == k)[: len(fit)])
+        logits = reader.predict(upper, head, states, rows)
+        from sklearn.metrics import roc_auc_score
+
+        print(f"  AUC on the other fold's fitting rows: {roc_auc_score(labels[rows], logits):.4f}", flush=True)
+        for i, layer in enumerate(upper):
+            for name, value in layer.state_dict().items():
+                weights[f"{k}.{i}.{name}"] = value.detach().numpy().astype(np.float16)
+        weights[f"{k}.head.weight"] = head.weight.detach().numpy()[0].astype(np.float32)
+        weights[f"{k}.head.bias"] = head.bias.detach().numpy().astype(np.float32)
+    if args.dry_run:
+        return 0
+    np.savez(WEIGHTS_FILE, **weights)
+    MODEL_FILE.write_text(json.dumps({
+        "kind": "reader",
+        "frozen_layers": FROZEN_LAYERS,
+        "max_tokens": MAX_TOKENS,
+        "models": 2,
+        "weights_sha256": hashlib.sha256(WEIGHTS_FILE.read_bytes()).hexdigest(),
+        "fold_of_article": fold_of,
+        "trained_on": "the confidence's fitting rows (drcd_dev_simplified first half, xquad_dev_en/zh first 12 "
+                      "articles) and pairs made from those files' raw paragraphs; model k read the articles "
+                      "whose fold is not k",
+        "retrain": "python bench/train_reader.py",
+    }, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {WEIGHTS_FILE} ({WEIGHTS_FILE.stat().st_size / 1e6:.1f} MB) and {MODEL_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

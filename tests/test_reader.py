@@ -1,0 +1,137 @@
+"""The reader (bot/reader.py): the pair it reads, its layers against the encoder's, its files, and
+what it says about sentences that do and do not answer, with the real encoder and weights."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from bot.linear_model import ModelFileError
+from bot.reader import FROZEN_LAYERS, MODEL_FILE, WEIGHTS_FILE, Reader, article_group
+from embeddings.encoder import pair_ids, prepare_model, query_encoder
+from tests.conftest import QUESTIONS
+
+QUESTION = "辽河禁渔期是什么时候？"
+ANSWERS = "辽河流域禁渔期为每年5月16日至7月31日。"
+LONG = "盘锦市大洼区的红海滩由碱蓬草染红，每年秋季吸引大批游客前来观赏。" * 12
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(base_settings):
+    return query_encoder(base_settings)
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader.load()
+
+
+def test_the_pair_is_laid_out_and_cut_as_transformers_does(base_settings):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(prepare_model(base_settings))
+    for second, limit in ((ANSWERS, 160), (LONG, 160), (LONG, 40)):
+        expected = tokenizer(f"query: {QUESTION}", f"passage: {second}", truncation="only_second", max_length=limit)
+        own = pair_ids(tokenizer(f"query: {QUESTION}")["input_ids"], tokenizer(f"passage: {second}")["input_ids"], limit)
+        assert own == expected["input_ids"] and len(own) <= limit
+
+
+def test_both_encoders_give_the_same_pair_states(encoder, onnx_encoder):
+    torch_states, torch_mask = encoder.pair_states(QUESTION, [ANSWERS, LONG], 160)
+    onnx_states, onnx_mask = onnx_encoder.pair_states(QUESTION, [ANSWERS, LONG], 160)
+    assert (torch_mask == onnx_mask).all() and torch_mask.sum(axis=1)[1] == 160
+    real = torch_mask.astype(bool)
+    assert np.abs(torch_states[real] - onnx_states[real]).max() < 1e-3
+
+
+def test_the_fitted_layers_run_as_the_encoders_own_upper_layers_would(base_settings, onnx_encoder):
+    """The graph built from weights, given the encoder's own upper layers, is the encoder."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = prepare_model(base_settings)
+    model, tokenizer = AutoModel.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
+    state = {f"{k}.{i}.{name}": value.numpy().astype(np.float16)
+             for k in (0, 1) for i, layer in enumerate(model.encoder.layer[FROZEN_LAYERS:])
+             for name, value in layer.state_dict().items()}
+    head = np.random.RandomState(0).randn(2, model.config.hidden_size).astype(np.float32)
+    for k in (0, 1):
+        state[f"{k}.head.weight"], state[f"{k}.head.bias"] = head[k], np.array([k], dtype=np.float32)
+    excerpts = [ANSWERS, LONG]
+    got = Reader.from_weights(state, 2, 160, {}).logits(*onnx_encoder.pair_states(QUESTION, excerpts, 160))
+    encoded = tokenizer([f"query: {QUESTION}"] * 2, [f"passage: {e}" for e in excerpts], truncation="only_second",
+                        max_length=160, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        last = model(**encoded).last_hidden_state
+    mask = encoded["attention_mask"][..., None].float()
+    pooled = ((last * mask).sum(1) / mask.sum(1)).numpy()
+    expected = pooled @ head.T + np.array([0.0, 1.0])
+    assert np.abs(got - expected).max() < 0.05  # float16 weights
+
+
+def test_the_reader_prefers_the_sentence_that_answers_over_its_siblings(answerer, reader, onnx_encoder):
+    """On the shipped page's questions, the sentence holding the gold reads higher than the other
+    sentences of its own passage (the siblings that name the topic but not the fact)."""
+    from embeddings.text import normalise, sentence_spans
+
+    cases = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    ahead, compared = 0, 0
+    for case in cases[:40]:
+        answer = answerer.answer(case["q"])
+        if answer.not_found or not answer.hits:
+            continue
+        passage = answer.hits[0].passage
+        sentences = [passage[a:b] for a, b in sentence_spans(passage) if b - a >= 8]
+        holding = [s for s in sentences if any(normalise(g) in normalise(s) for g in case["a"])]
+        others = [s for s in sentences if s not in holding]
+        if not holding or not others:
+            continue
+        readings = [r["reader"] for r in reader.read(onnx_encoder, case["q"], holding[:1] + others)]
+        compared += 1
+        ahead += readings[0] > max(readings[1:])
+    assert compared >= 10 and ahead / compared >= 0.7, (ahead, compared)
+
+
+def test_every_answer_is_read_and_the_reading_is_a_confidence_feature(answerer):
+    values = answerer.answer(QUESTION).evidence.values
+    assert {"reader", "reader_0", "reader_1"} <= set(values)
+    assert values["reader"] == pytest.approx((values["reader_0"] + values["reader_1"]) / 2)
+    assert "reader" in answerer.confidence.features
+
+
+def test_training_rows_get_the_logit_of_the_model_that_never_read_their_article(reader):
+    values = {"reader": 1.0, "reader_0": 3.0, "reader_1": -1.0, "dense": 0.5}
+    read_by_1 = next(group for group, fold in reader.fold_of_article.items() if fold == 0)
+    assert reader.honest(values, read_by_1) == {"reader": 3.0, "dense": 0.5}  # model 0 never read it
+    assert reader.honest(values, article_group("cmrc2018_trial", "an article neither read")) == {
+        "reader": 1.0, "dense": 0.5}
+    assert article_group("xquad_dev_en", "Kenya") == article_group("xquad_dev_mixed", "Kenya")
+
+
+def test_the_weights_are_small_enough_to_ship():
+    assert WEIGHTS_FILE.stat().st_size < 50_000_000
+    about = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    assert about["retrain"] == "python bench/train_reader.py" and about["frozen_layers"] == FROZEN_LAYERS
+
+
+def test_missing_or_mismatched_reader_files_name_themselves(tmp_path):
+    with pytest.raises(ModelFileError, match="reader.json.*train_reader"):
+        Reader.load(tmp_path / "reader.json", WEIGHTS_FILE)
+    shutil.copy(MODEL_FILE, tmp_path / "reader.json")
+    (tmp_path / "reader.npz").write_bytes(WEIGHTS_FILE.read_bytes()[:1000])
+    with pytest.raises(ModelFileError, match="reader.npz is not the file"):
+        Reader.load(tmp_path / "reader.json", tmp_path / "reader.npz")
+
+
+
+def test_the_graph_is_built_once_into_the_cache_and_rebuilt_when_damaged(tmp_path, onnx_encoder):
+    first = Reader.load(cache_dir=tmp_path)
+    [graph] = tmp_path.glob("reader-*.onnx")
+    expected = first.read(onnx_encoder, QUESTION, [ANSWERS])
+    assert Reader.load(cache_dir=tmp_path).read(onnx_encoder, QUESTION, [ANSWERS]) == expected
+    graph.write_bytes(b"not a graph")
+    assert Reader.load(cache_dir=tmp_path).read(onnx_encoder, QUESTION, [ANSWERS]) == expected
+    assert graph.stat().st_size > 1_000_000  # written again whole
