@@ -251,6 +251,13 @@ class Reader:
         return [self.predict(upper, head, states, indices) for indices in predict]
 
 
+def two_folds(pairs: list[Pair]) -> tuple[dict[str, int], np.ndarray]:
+    """Each article's fold (0 or 1, shuffled with a fixed seed) and each pair's."""
+    groups = sorted({p.group for p in pairs})
+    fold_of = {g: i % 2 for i, g in enumerate(np.random.RandomState(0).permutation(groups))}
+    return fold_of, np.array([fold_of[p.group] for p in pairs])
+
+
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
@@ -325,9 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"frozen layers' states: {time.perf_counter() - started:.0f} s", flush=True)
 
     labels = np.array([p.label for p in pairs], dtype=np.float32)
-    groups = sorted({p.group for p in pairs})
-    fold_of = {g: i % 2 for i, g in enumerate(np.random.RandomState(0).permutation(groups))}
-    fold = np.array([fold_of[p.group] for p in pairs])
+    fold = two_folds(pairs)[1]
     is_fit = np.zeros(len(pairs), dtype=bool)
     is_fit[: len(fit)] = True
     is_test = np.zeros(len(pairs), dtype=bool)

@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import train_confidence  # noqa: E402
-from cross_reader import MAX_TOKENS, Pair, Reader, augmented, cached_rows  # noqa: E402
+from cross_reader import MAX_TOKENS, Pair, Reader, augmented, auc, cached_rows, two_folds  # noqa: E402
 from bot.reader import FROZEN_LAYERS, MODEL_FILE, WEIGHTS_FILE, article_group  # noqa: E402
 
 
@@ -51,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     states = reader.states(pairs)
     print(f"the lower {FROZEN_LAYERS} layers' states: {time.perf_counter() - started:.0f} s", flush=True)
     labels = np.array([p.label for p in pairs], dtype=np.float32)
-    groups = sorted({p.group for p in pairs})
-    fold_of = {g: i % 2 for i, g in enumerate(np.random.RandomState(0).permutation(groups))}
-    fold = np.array([fold_of[p.group] for p in pairs])
+    fold_of, fold = two_folds(pairs)
 
     weights: dict[str, np.ndarray] = {}
     for k in (0, 1):
@@ -62,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         upper, head = reader.fit(states, labels, train, args.epochs)
         rows = np.flatnonzero((fold == k)[: len(fit)])
         logits = reader.predict(upper, head, states, rows)
-        from sklearn.metrics import roc_auc_score
-
-        print(f"  AUC on the other fold's fitting rows: {roc_auc_score(labels[rows], logits):.4f}", flush=True)
+        print(f"  AUC on the other fold's fitting rows: {auc(logits, labels[rows])}", flush=True)
         for i, layer in enumerate(upper):
             for name, value in layer.state_dict().items():
                 weights[f"{k}.{i}.{name}"] = value.detach().numpy().astype(np.float16)

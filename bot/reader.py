@@ -132,7 +132,7 @@ class ReaderGraph:
 class Reader:
     """The shipped reader: the fitted models, run by ONNX Runtime, and how they were trained."""
 
-    def __init__(self, graph: bytes | Path, models: int, max_tokens: int, fold_of_article: dict[str, int]):
+    def __init__(self, graph: bytes | Path, max_tokens: int, fold_of_article: dict[str, int]):
         """``graph``: the ONNX graph (``ReaderGraph``), serialised or as a file."""
         import onnxruntime
 
@@ -140,15 +140,13 @@ class Reader:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         source = str(graph) if isinstance(graph, Path) else graph
         self.session = onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-        self.models = models
         self.max_tokens = max_tokens
         self.fold_of_article = fold_of_article
 
     @classmethod
     def from_weights(cls, state: dict[str, np.ndarray], models: int, max_tokens: int,
                      fold_of_article: dict[str, int]) -> "Reader":
-        width = state["0.head.weight"].shape[-1]
-        return cls(ReaderGraph(state, models, width).model.SerializeToString(), models, max_tokens, fold_of_article)
+        return cls(graph_bytes(state, models), max_tokens, fold_of_article)
 
     @classmethod
     def load(cls, model_file: Path = MODEL_FILE, weights_file: Path = WEIGHTS_FILE,
@@ -163,14 +161,9 @@ class Reader:
                 raise ValueError(f"{weights_file} is not the file {model_file} was written with")
             if about["frozen_layers"] != FROZEN_LAYERS:
                 raise ValueError(f"fitted above layer {about['frozen_layers']}, the encoder splits at {FROZEN_LAYERS}")
-            settings = (int(about["models"]), int(about["max_tokens"]), dict(about["fold_of_article"]))
-            with np.load(io.BytesIO(raw)) as stored:
-                state = {name: stored[name] for name in stored.files}
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
-            raise ModelFileError(
-                f"the reader's files {model_file} and {weights_file} are unreadable ({error}): restore them from "
-                f"git or retrain them with `{RETRAIN}`"
-            ) from error
+            models, settings = int(about["models"]), (int(about["max_tokens"]), dict(about["fold_of_article"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise _unreadable(model_file, weights_file, error) from error
         if cache_dir is None:
             from embeddings.config import model_cache_dir
 
@@ -181,7 +174,11 @@ class Reader:
                 return cls(graph, *settings)
         except Exception as problem:  # noqa: BLE001 - ONNX Runtime raises its own types for a bad file
             log.warning("rebuilding %s, which ONNX Runtime cannot read: %s", graph, str(problem)[:200])
-        built = ReaderGraph(state, settings[0], state["0.head.weight"].shape[-1]).model.SerializeToString()
+        try:  # the weights are parsed only to build the graph
+            with np.load(io.BytesIO(raw)) as stored:
+                built = graph_bytes({name: stored[name] for name in stored.files}, models)
+        except (OSError, ValueError, KeyError, IndexError) as error:
+            raise _unreadable(model_file, weights_file, error) from error
         try:
             keep_cache_file(graph, lambda path: path.write_bytes(built), stale="reader-*.onnx")
         except OSError as problem:  # a read-only cache: built again at the next start
@@ -214,6 +211,17 @@ class Reader:
         if fold is not None and f"reader_{fold}" in values:
             kept["reader"] = values[f"reader_{fold}"]
         return kept
+
+
+def graph_bytes(state: dict[str, np.ndarray], models: int) -> bytes:
+    return ReaderGraph(state, models, state["0.head.weight"].shape[-1]).model.SerializeToString()
+
+
+def _unreadable(model_file: Path, weights_file: Path, error: Exception) -> ModelFileError:
+    return ModelFileError(
+        f"the reader's files {model_file} and {weights_file} are unreadable ({error}): restore them from "
+        f"git or retrain them with `{RETRAIN}`"
+    )
 
 
 @functools.cache
