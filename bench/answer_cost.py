@@ -6,8 +6,8 @@ The first ``--warm`` labelled questions warm the process up (models, jieba, cach
 passages they reach). The figures are then taken on the other questions, each asked for the
 first time (what a user with a new question waits), and again on ``--rounds`` more rounds of
 the same questions (repeats, for comparison). Prints p50/p95 of the whole answer and the mean
-milliseconds of each stage (encoder, retrieval, excerpts, highlights, answer spans, confidence
-evidence) of the first asks, and how many first excerpts had been aligned for an earlier
+milliseconds of each stage (encoder, retrieval, excerpts, highlights, answer spans, reader,
+confidence evidence) of the first asks, and how many first excerpts had been aligned for an earlier
 question (their token states are kept; ``--forget-excerpts`` measures without that).
 """
 
@@ -74,6 +74,7 @@ def main() -> int:
         (answering, "select_excerpts", "excerpts"), (answering, "highlight_spans", "highlights"),
         (answerer.answer_spans, "judge", "answer spans"), (answerer, "evidence", "confidence evidence"),
         (answering, "parse_question", "question parsing"),
+        (answerer.reader, "read", "reader (pairs' lower layers and fitted layers)"),
     ]:
         timed(owner, name, label)
     kept = getattr(answerer.encoder, "_excerpt_states", {})  # excerpts aligned before (ONNX encoder)

@@ -11,7 +11,8 @@ logit is one feature of the confidence (``bot.confidence``), not a rule of its o
 Two fitted models ship, each having read one half of the fitting articles: the bot answers with
 the mean of their logits (``reader``); the confidence's training gives each fitting row the logit
 of the model that never read its article (``reader_0``, ``reader_1``, see ``honest``).
-The fitted layers run in ONNX Runtime, as a graph built from the weights: answering needs no torch.
+The fitted layers run in ONNX Runtime, as a graph built from the weights and quantised to int8
+(``graph_bytes``): answering needs no torch.
 They were fitted above the bundled encoder's layers; with another ``EMBEDDING_MODEL`` the bot
 does not read (``reads_with``), and says so in its log.
 """
@@ -47,7 +48,7 @@ OPSET = 17  # LayerNormalization
 class ReaderGraph:
     """The fitted models as one ONNX graph, built from their weights (once, ``Reader.load``): ONNX
     Runtime runs the layers several times quicker than numpy would, and the repository keeps only
-    the weights (float16). Inputs: the pairs' states after the frozen layers and their attention
+    the weights (float16; ``graph_bytes`` quantises the graph). Inputs: the pairs' states after the frozen layers and their attention
     mask; output: each model's logit (pairs × models)."""
 
     def __init__(self, state: dict[str, np.ndarray], models: int, width: int):
@@ -92,12 +93,8 @@ class ReaderGraph:
         return name
 
     def _linear(self, x: str, state: dict[str, np.ndarray], name: str) -> str:
-        from onnx import TensorProto
-
-        # stored as saved (float16, torch's (out, in)): ONNX Runtime folds the cast and the
-        # transpose once when the session starts, quicker than numpy converting them here
-        weight = self._op("Transpose", self._op("Cast", self._constant(state[f"{name}.weight"]), to=TensorProto.FLOAT),
-                          perm=[1, 0])
+        # float32 (in, out), a plain constant: what ONNX Runtime's quantiser turns into int8
+        weight = self._constant(np.ascontiguousarray(state[f"{name}.weight"].astype(np.float32).T))
         return self._op("Add", self._op("MatMul", x, weight), self._constant(state[f"{name}.bias"].astype(np.float32)))
 
     def _norm(self, x: str, state: dict[str, np.ndarray], name: str) -> str:
@@ -145,8 +142,8 @@ class Reader:
 
     @classmethod
     def from_weights(cls, state: dict[str, np.ndarray], models: int, max_tokens: int,
-                     fold_of_article: dict[str, int]) -> "Reader":
-        return cls(graph_bytes(state, models), max_tokens, fold_of_article)
+                     fold_of_article: dict[str, int], int8: bool = True) -> "Reader":
+        return cls(graph_bytes(state, models, int8), max_tokens, fold_of_article)
 
     @classmethod
     def load(cls, model_file: Path = MODEL_FILE, weights_file: Path = WEIGHTS_FILE,
@@ -168,12 +165,13 @@ class Reader:
             from embeddings.config import model_cache_dir
 
             cache_dir = model_cache_dir()
-        graph = Path(cache_dir) / f"reader-{digest[:16]}.onnx"
+        graph = Path(cache_dir) / f"reader-{digest[:16]}-int8.onnx"
         try:
             if graph.is_file():
                 return cls(graph, *settings)
         except Exception as problem:  # noqa: BLE001 - ONNX Runtime raises its own types for a bad file
             log.warning("rebuilding %s, which ONNX Runtime cannot read: %s", graph, str(problem)[:200])
+        log.info("building the reader's graph in %s (once, a few seconds)", graph)
         try:  # the weights are parsed only to build the graph
             with np.load(io.BytesIO(raw)) as stored:
                 built = graph_bytes({name: stored[name] for name in stored.files}, models)
@@ -213,8 +211,21 @@ class Reader:
         return kept
 
 
-def graph_bytes(state: dict[str, np.ndarray], models: int) -> bytes:
-    return ReaderGraph(state, models, state["0.head.weight"].shape[-1]).model.SerializeToString()
+def graph_bytes(state: dict[str, np.ndarray], models: int, int8: bool = True) -> bytes:
+    """The serialised graph; ``int8``: its matrix products quantised (dynamic, one scale per output
+    channel, as the encoder's ``onnx-int8``). On 2 cores that halves the fitted layers' time (three
+    pairs: about 80 ms to 43 ms) and moves a logit by 0.08 on average (sd of the logits: 2.8)."""
+    model = ReaderGraph(state, models, state["0.head.weight"].shape[-1]).model
+    if not int8:
+        return model.SerializeToString()
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="reader-") as folder:
+        output = Path(folder) / "reader-int8.onnx"
+        quantize_dynamic(model, output, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"], per_channel=True)
+        return output.read_bytes()
 
 
 def _unreadable(model_file: Path, weights_file: Path, error: Exception) -> ModelFileError:

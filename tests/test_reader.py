@@ -61,7 +61,7 @@ def test_the_fitted_layers_run_as_the_encoders_own_upper_layers_would(base_setti
     for k in (0, 1):
         state[f"{k}.head.weight"], state[f"{k}.head.bias"] = head[k], np.array([k], dtype=np.float32)
     excerpts = [ANSWERS, LONG]
-    got = Reader.from_weights(state, 2, 160, {}).logits(*onnx_encoder.pair_states(QUESTION, excerpts, 160))
+    got = Reader.from_weights(state, 2, 160, {}, int8=False).logits(*onnx_encoder.pair_states(QUESTION, excerpts, 160))
     encoded = tokenizer([f"query: {QUESTION}"] * 2, [f"passage: {e}" for e in excerpts], truncation="only_second",
                         max_length=160, padding=True, return_tensors="pt")
     with torch.inference_mode():
@@ -93,6 +93,25 @@ def test_the_reader_prefers_the_sentence_that_answers_over_its_siblings(answerer
         compared += 1
         ahead += readings[0] > max(readings[1:])
     assert compared >= 10 and ahead / compared >= 0.7, (ahead, compared)
+
+
+def test_the_int8_graph_reads_as_the_float_one(answerer, reader, onnx_encoder):
+    """The shipped graph's int8 matrix products move the shipped weights' logits little, on the
+    excerpts the bot shows for the page's questions (hits of several kinds)."""
+    with np.load(WEIGHTS_FILE) as stored:
+        exact = Reader.from_weights({name: stored[name] for name in stored.files}, 2, reader.max_tokens, {}, int8=False)
+    cases = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()][:20]
+    quantised, full = [], []
+    for case in cases:
+        excerpts = [hit.excerpt for hit in answerer.answer(case["q"], top_k=3).hits]
+        if excerpts:
+            states = onnx_encoder.pair_states(case["q"], excerpts, reader.max_tokens)
+            quantised.append(reader.logits(*states).ravel())
+            full.append(exact.logits(*states).ravel())
+    quantised, full = np.concatenate(quantised), np.concatenate(full)
+    assert len(full) >= 30 and full.std() > 1.0
+    assert np.abs(quantised - full).mean() < 0.25 and np.abs(quantised - full).max() < 1.5
+    assert np.corrcoef(quantised, full)[0, 1] > 0.995
 
 
 def test_every_answer_is_read_and_the_reading_is_a_confidence_feature(answerer):
