@@ -222,10 +222,23 @@ def graph_bytes(state: dict[str, np.ndarray], models: int, int8: bool = True) ->
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory(prefix="reader-") as folder:
-        output = Path(folder) / "reader-int8.onnx"
-        quantize_dynamic(model, output, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"], per_channel=True)
-        return output.read_bytes()
+    root = logging.getLogger()
+    root.addFilter(_quantiser_advice)
+    try:
+        with tempfile.TemporaryDirectory(prefix="reader-") as folder:
+            output = Path(folder) / "reader-int8.onnx"
+            quantize_dynamic(model, output, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                             per_channel=True)
+            return output.read_bytes()
+    finally:
+        root.removeFilter(_quantiser_advice)
+
+
+def _quantiser_advice(record: logging.LogRecord) -> bool:
+    """Drops what the quantiser logs on the root logger below an error: its advice to pre-process
+    the graph (a warning, at every build) and a line per tensor (at INFO). A console or the
+    Telegram bot's log would show them at the first start; the graph is checked by its tests."""
+    return record.levelno >= logging.ERROR or "onnxruntime" not in record.pathname
 
 
 def _unreadable(model_file: Path, weights_file: Path, error: Exception) -> ModelFileError:

@@ -4,6 +4,7 @@ what it says about sentences that do and do not answer, with the real encoder an
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -146,8 +147,11 @@ def test_missing_or_mismatched_reader_files_name_themselves(tmp_path):
 
 
 
-def test_the_graph_is_built_once_into_the_cache_and_rebuilt_when_damaged(tmp_path, onnx_encoder):
-    first = Reader.load(cache_dir=tmp_path)
+def test_the_graph_is_built_once_into_the_cache_and_rebuilt_when_damaged(tmp_path, onnx_encoder, caplog):
+    with caplog.at_level(logging.INFO):
+        first = Reader.load(cache_dir=tmp_path)
+    # one line says what is built; the quantiser's own advice and per-tensor lines stay out of the log
+    assert [r.name for r in caplog.records] == ["bot.reader"], [r.getMessage()[:80] for r in caplog.records]
     [graph] = tmp_path.glob("reader-*.onnx")
     expected = first.read(onnx_encoder, QUESTION, [ANSWERS])
     assert Reader.load(cache_dir=tmp_path).read(onnx_encoder, QUESTION, [ANSWERS]) == expected
