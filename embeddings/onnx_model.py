@@ -71,7 +71,6 @@ def pooling_of(model_folder: Path) -> dict:
 def export(model_folder: Path, folder: Path) -> Path:
     """Write ``model.onnx`` and ``model_qint8.onnx`` for ``model_folder`` into ``folder``, atomically."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
 
     pooling_of(model_folder)
@@ -98,10 +97,7 @@ def export(model_folder: Path, folder: Path) -> Path:
         opset_version=17, dynamo=False,
     )
     _drop_output(staging / FLOAT32_FILE, ALIGNMENT_OUTPUT)  # fetching it would slow every question
-    # the matrix products only, one scale per output channel: cosine to float32 ≥ 0.99 where the
-    # default (every op, one scale per tensor) gave 0.98, at the same speed (4–5 ms a question)
-    quantize_dynamic(str(staging / FLOAT32_FILE), str(staging / INT8_FILE), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["MatMul"], per_channel=True)
+    quantise_matrix_products(staging / FLOAT32_FILE, staging / INT8_FILE)
     for file in (FLOAT32_FILE, INT8_FILE):
         _weights_beside(staging / file)
     _split(staging / FLOAT32_FILE, staging / ALIGNMENT_FILE, staging / REST_FILE, ALIGNMENT_OUTPUT)
@@ -115,6 +111,29 @@ def export(model_folder: Path, folder: Path) -> Path:
         shutil.rmtree(folder)
     os.replace(staging, folder)
     return folder
+
+
+def quantise_matrix_products(source, target: Path) -> None:
+    """``source`` (a file or an ``onnx.ModelProto``) with its weight products in int8 (dynamic
+    quantisation), written to ``target``. The matrix products only, one scale per output channel:
+    for the encoder, cosine to float32 ≥ 0.99 where the default (every op, one scale per tensor)
+    gave 0.98, at the same speed (4–5 ms a question); ``bot.reader`` quantises its graph alike."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    root.addFilter(_quantiser_chatter)
+    try:
+        quantize_dynamic(source if not isinstance(source, Path) else str(source), str(target),
+                         weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"], per_channel=True)
+    finally:
+        root.removeFilter(_quantiser_chatter)
+
+
+def _quantiser_chatter(record: logging.LogRecord) -> bool:
+    """Drops what the quantiser logs on the root logger below an error: its advice to pre-process
+    the graph (a warning, at every run) and a line per tensor (at INFO), which a console or the
+    Telegram bot's log would show when a graph is made at setup or at the first start."""
+    return record.levelno >= logging.ERROR or "onnxruntime" not in record.pathname
 
 
 def _drop_output(path: Path, name: str) -> None:
