@@ -89,8 +89,12 @@ def char_pairs(text: str) -> set[str]:
     return {text[i:i + 2] for i in range(len(text) - 1)}
 
 
-def augmented(rng: np.random.RandomState) -> list[Pair]:
-    """Pairs from the raw fitting-half files (see the module's doc)."""
+# the confidence's fitting half: file -> how many of its first articles
+FITTING_ARTICLES = {"drcd_dev_simplified": "half", "xquad_dev_en": 12, "xquad_dev_zh": 12}
+
+
+def augmented(rng: np.random.RandomState, sources: dict[str, int | str] = FITTING_ARTICLES) -> list[Pair]:
+    """Pairs from the raw files' first articles (``sources``: file -> a count, or "half")."""
     pairs: list[Pair] = []
     chinese_twin: dict[str, str] = {}  # XQuAD question id -> its Chinese wording
     zh = json.loads((BENCH / "xquad_dev_zh.json").read_text(encoding="utf-8"))
@@ -98,9 +102,9 @@ def augmented(rng: np.random.RandomState) -> list[Pair]:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 chinese_twin[qa["id"]] = qa["question"]
-    for file in ("drcd_dev_simplified", "xquad_dev_en", "xquad_dev_zh"):
+    for file, count in sources.items():
         data = json.loads((BENCH / f"{file}.json").read_text(encoding="utf-8"))["data"]
-        fitting = len(data) // 2 if file.startswith("drcd") else 12
+        fitting = len(data) // 2 if count == "half" else int(count)
         for article in data[:fitting]:
             contexts = [p["context"] for p in article["paragraphs"]]
             spans = [windows(c) for c in contexts]

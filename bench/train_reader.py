@@ -1,6 +1,6 @@
 """Fit the reader the bot ships (``bot/reader.py``): two models, one per fold of the fitting articles.
 
-    .venv/bin/python bench/train_reader.py [--epochs 2] [--dry-run]
+    .venv/bin/python bench/train_reader.py [--epochs 2] [--dry-run] [--with-cmrc]
 
 Needs the cache that ``bench/train_confidence.py`` writes (``--dry-run`` is enough); about 30 min.
 
@@ -11,6 +11,10 @@ half (DRCD's first half, XQuAD's first 12 articles; the fitting rows and the pai
 files), split in two folds by article. Each fold's model never saw the other fold's articles, so
 ``bench/train_confidence.py`` gives a fitting row the logit of the model that did not read its
 article (an honest feature to fit the confidence on), and the bot answers with the mean of the two.
+``--with-cmrc`` (measured in the twentieth session, not shipped: README, "More pairs for the reader")
+lets both models also read CMRC's first half, its rows and pairs made from it. The confidence is
+neither fitted nor reported on it, so no fitting row's reading is made less honest by it. The folds
+then differ, because they are drawn over CMRC's articles too.
 
 Writes ``bot/models/reader.npz`` (the fitted layers and heads, float16) and ``bot/models/reader.json``
 (which articles each model read, and how the reader reads).
@@ -35,16 +39,33 @@ from cross_reader import MAX_TOKENS, Pair, Reader, augmented, auc, cached_rows, 
 from bot.reader import FROZEN_LAYERS, MODEL_FILE, WEIGHTS_FILE, article_group  # noqa: E402
 
 
+CMRC = "cmrc2018_trial"
+
+
+def as_pair(row: dict) -> Pair:
+    return Pair(row["question"], row["excerpt"], row["label"], article_group(row["file"], row["article"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--dry-run", action="store_true", help="fit, but write nothing")
+    parser.add_argument("--with-cmrc", action="store_true",
+                        help="both models also read CMRC's first half (measured, not shipped)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    fit = [r for r in cached_rows() if train_confidence.fitted_on(r)]
+    cached = cached_rows()
+    fit = [r for r in cached if train_confidence.fitted_on(r)]
     extra = augmented(np.random.RandomState(0))
-    pairs = [Pair(r["question"], r["excerpt"], r["label"], article_group(r["file"], r["article"])) for r in fit] + extra
+    pairs = [as_pair(r) for r in fit] + extra
     print(f"{len(fit)} fitting rows and {len(extra)} pairs made from the fitting files", flush=True)
+    if args.with_cmrc:
+        cmrc_rows = [as_pair(r) for r in cached if r["file"] == CMRC and not r["held_out"]
+                     and r["kind"] in train_confidence.FITTED_KINDS]
+        cmrc_made = augmented(np.random.RandomState(1), {CMRC: "half"})
+        pairs += cmrc_rows + cmrc_made
+        print(f"+ CMRC's first half, read by both models: {len(cmrc_rows)} rows and {len(cmrc_made)} made pairs",
+              flush=True)
 
     reader = Reader(FROZEN_LAYERS)
     started = time.perf_counter()
@@ -52,10 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"the lower {FROZEN_LAYERS} layers' states: {time.perf_counter() - started:.0f} s", flush=True)
     labels = np.array([p.label for p in pairs], dtype=np.float32)
     fold_of, fold = two_folds(pairs)
+    read_by_both = np.array([p.group.startswith(f"{CMRC}|") for p in pairs])
+    fold_of = {group: k for group, k in fold_of.items() if not group.startswith(f"{CMRC}|")}
 
     weights: dict[str, np.ndarray] = {}
     for k in (0, 1):
-        train = np.flatnonzero(fold != k)
+        train = np.flatnonzero((fold != k) | read_by_both)
         print(f"model {k}: {len(train)} training pairs", flush=True)
         upper, head = reader.fit(states, labels, train, args.epochs)
         rows = np.flatnonzero((fold == k)[: len(fit)])
@@ -78,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         "fold_of_article": fold_of,
         "trained_on": "the confidence's fitting rows (drcd_dev_simplified first half, xquad_dev_en/zh first 12 "
                       "articles) and pairs made from those files' raw paragraphs; model k read the articles "
-                      "whose fold is not k",
+                      "whose fold is not k"
+                      + ("; both models also read cmrc2018_trial's first half (its rows and pairs made from its "
+                         "paragraphs), which the confidence is not fitted on" if args.with_cmrc else ""),
         "retrain": "python bench/train_reader.py",
     }, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {WEIGHTS_FILE} ({WEIGHTS_FILE.stat().st_size / 1e6:.1f} MB) and {MODEL_FILE}")

@@ -203,7 +203,8 @@ class Reader:
 
     def honest(self, values: dict[str, float], article_group: str) -> dict[str, float]:
         """For training the confidence: ``values`` with ``reader`` the logit of the model that never
-        read this article (the mean for articles neither read), the per-model logits dropped."""
+        read this article (the mean for articles both read or neither read: the confidence is fitted on
+        neither kind), the per-model logits dropped."""
         fold = self.fold_of_article.get(article_group)
         kept = {name: value for name, value in values.items() if not name.startswith("reader_")}
         if fold is not None and f"reader_{fold}" in values:
