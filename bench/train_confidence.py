@@ -56,7 +56,7 @@ from bot.confidence import MIXED_CALIBRATION, MODEL_PATH, ConfidenceModel, Evide
 from bot.config import AnswerSettings  # noqa: E402
 from bot.evaluate import Case, prepare_refusal  # noqa: E402
 from bot.question import parse_question  # noqa: E402
-from bot.reader import article_group  # noqa: E402
+from bot.reader import MODEL_FILE as READER_FILE, article_group  # noqa: E402
 from mixed_questions import default_path as mixed_path, write_mixed  # noqa: E402
 from embeddings.build import build_index  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
@@ -92,6 +92,12 @@ def held_out(file: str, article_order: dict[str, int], article: str) -> bool:
     if file.startswith("xquad"):
         return order >= 12
     return order >= len(article_order) // 2
+
+
+def reader_weights() -> str:
+    """The shipped reader's weights (their SHA-256), stamped on every gathered row: a cache read
+    by another reader would fit the confidence to readings the bot never makes."""
+    return json.loads(READER_FILE.read_text(encoding="utf-8"))["weights_sha256"]
 
 
 def fitting_half(row: dict) -> bool:
@@ -153,7 +159,11 @@ def gather(
     for file in files:
         cached = settings.cache_dir / "eval" / f"confidence-features-{inside}{file}.jsonl"
         if reuse and cached.is_file():
-            rows += [json.loads(line) for line in cached.read_text(encoding="utf-8").splitlines()]
+            reused = [json.loads(line) for line in cached.read_text(encoding="utf-8").splitlines()]
+            if any(r.get("reader_weights") != reader_weights() for r in reused):
+                sys.exit(f"error: {cached} was read by another reader than {READER_FILE}'s (or does not say "
+                         "which): run without --reuse")
+            rows += reused
             continue
         if unrelated is None:
             build_index(panjin, progress=False, encoder=encoder.encoder)
@@ -177,6 +187,8 @@ def gather(
         for held, answerer in news.items():  # every held-out question: the figure is reported, not fitted
             asked = [c for c in (cases if held else sample) if split(c.article) == held]
             file_rows += collect(answerer, asked, file, "news", split)
+        for row in file_rows:
+            row["reader_weights"] = reader_weights()
         cached.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in file_rows), encoding="utf-8")
         log.info("%s: %d questions asked in %.0f s", file, len(file_rows), time.perf_counter() - started)
         rows += file_rows
