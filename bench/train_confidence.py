@@ -156,11 +156,12 @@ def gather(
     news: dict[bool, Answerer] = {}
     rows: list[dict] = []
     inside = f"in-{Path(distractors).stem}-" if distractors else ""
+    weights = reader_weights()
     for file in files:
         cached = settings.cache_dir / "eval" / f"confidence-features-{inside}{file}.jsonl"
         if reuse and cached.is_file():
             reused = [json.loads(line) for line in cached.read_text(encoding="utf-8").splitlines()]
-            if any(r.get("reader_weights") != reader_weights() for r in reused):
+            if any(r.get("reader_weights") != weights for r in reused):
                 sys.exit(f"error: {cached} was read by another reader than {READER_FILE}'s (or does not say "
                          "which): run without --reuse")
             rows += reused
@@ -188,7 +189,7 @@ def gather(
             asked = [c for c in (cases if held else sample) if split(c.article) == held]
             file_rows += collect(answerer, asked, file, "news", split)
         for row in file_rows:
-            row["reader_weights"] = reader_weights()
+            row["reader_weights"] = weights
         cached.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in file_rows), encoding="utf-8")
         log.info("%s: %d questions asked in %.0f s", file, len(file_rows), time.perf_counter() - started)
         rows += file_rows

@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     fit = [r for r in cached if train_confidence.fitted_on(r)]
     extra = augmented(np.random.RandomState(0))
     pairs = [as_pair(r) for r in fit] + extra
+    shared_from = len(pairs)  # the pairs after this one are read by both models
     print(f"{len(fit)} fitting rows and {len(extra)} pairs made from the fitting files", flush=True)
     if args.with_cmrc:
         cmrc_rows = [as_pair(r) for r in cached if r["file"] == CMRC and not r["held_out"]
@@ -73,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"the lower {FROZEN_LAYERS} layers' states: {time.perf_counter() - started:.0f} s", flush=True)
     labels = np.array([p.label for p in pairs], dtype=np.float32)
     fold_of, fold = two_folds(pairs)
-    read_by_both = np.array([p.group.startswith(f"{CMRC}|") for p in pairs])
-    fold_of = {group: k for group, k in fold_of.items() if not group.startswith(f"{CMRC}|")}
+    read_by_both = np.arange(len(pairs)) >= shared_from
+    shared_groups = {p.group for p in pairs[shared_from:]}
+    fold_of = {group: k for group, k in fold_of.items() if group not in shared_groups}
 
     weights: dict[str, np.ndarray] = {}
     for k in (0, 1):

@@ -21,10 +21,14 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import IndexSettings
 from .encoder import ALIGNMENT_LAYER
 from .query_tokenizer import prepare_query_tokenizer
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger(__name__)
 FLOAT32_FILE, INT8_FILE = "model.onnx", "model_qint8.onnx"
@@ -113,7 +117,7 @@ def export(model_folder: Path, folder: Path) -> Path:
     return folder
 
 
-def quantise_matrix_products(source, target: Path) -> None:
+def quantise_matrix_products(source: Path | onnx.ModelProto, target: Path) -> None:
     """``source`` (a file or an ``onnx.ModelProto``) with its weight products in int8 (dynamic
     quantisation), written to ``target``. The matrix products only, one scale per output channel:
     for the encoder, cosine to float32 ≥ 0.99 where the default (every op, one scale per tensor)
