@@ -24,12 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.answering import Answerer  # noqa: E402
-from bot.reader import WEIGHTS_FILE, Reader, shipped_reader  # noqa: E402
+from bot.reader import WEIGHTS_FILE, Reader, shipped_reader, unpacked  # noqa: E402
 from embeddings.config import PROJECT_ROOT  # noqa: E402
 
 BENCH = PROJECT_ROOT.parent / "shared" / "bench"
@@ -53,9 +51,7 @@ def main() -> int:
     questions = questions_of(args.questions, args.others, args.unrelated)
     answerer = Answerer.load(args.index)
     int8 = shipped_reader()
-    with np.load(WEIGHTS_FILE) as stored:
-        float32 = Reader.from_weights({name: stored[name] for name in stored.files}, 2, int8.max_tokens,
-                                      int8.fold_of_article, int8=False)
+    float32 = Reader.from_weights(unpacked(WEIGHTS_FILE), 2, int8.max_tokens, int8.fold_of_article, int8=False)
     ways = {"float32": float32, "int8": int8}
     times: dict[str, list[float]] = {name: [] for name in ways}
     answers: dict[str, list] = {}

@@ -1,6 +1,6 @@
 """Fit the reader the bot ships (``bot/reader.py``): two models, one per fold of the fitting articles.
 
-    .venv/bin/python bench/train_reader.py [--epochs 2] [--dry-run] [--with-cmrc]
+    .venv/bin/python bench/train_reader.py [--epochs 2] [--dry-run] [--with-cmrc] [--frozen 4 --dry-run]
 
 Needs the cache that ``bench/train_confidence.py`` writes (``--dry-run`` is enough); about 30 min.
 
@@ -14,10 +14,13 @@ article (an honest feature to fit the confidence on), and the bot answers with t
 ``--with-cmrc`` (measured in the twentieth session, not shipped: README, "More pairs for the reader")
 lets both models also read CMRC's first half, its rows and pairs made from it. The confidence is
 neither fitted nor reported on it, so no fitting row's reading is made less honest by it. The folds
-then differ, because they are drawn over CMRC's articles too.
+then differ, because they are drawn over CMRC's articles too. ``--frozen 4 --dry-run`` fits the
+upper 8 layers instead of 6 and prints their out-of-fold AUCs (twenty-first session, not shipped:
+README, "Eight fitted layers"); the bot reads pairs at layer ``FROZEN_LAYERS`` only.
 
-Writes ``bot/models/reader.npz`` (the fitted layers and heads, float16) and ``bot/models/reader.json``
-(which articles each model read, and how the reader reads).
+Writes ``bot/models/reader.npz`` (the fitted layers and heads; matrices in int8, one scale a row:
+``bot.reader.packed``) and ``bot/models/reader.json`` (which articles each model read, and how the
+reader reads).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import train_confidence  # noqa: E402
 from cross_reader import MAX_TOKENS, Pair, Reader, augmented, auc, cached_rows, two_folds  # noqa: E402
-from bot.reader import FROZEN_LAYERS, MODEL_FILE, WEIGHTS_FILE, article_group  # noqa: E402
+from bot.reader import FROZEN_LAYERS, MODEL_FILE, WEIGHTS_FILE, article_group, packed  # noqa: E402
 
 
 CMRC = "cmrc2018_trial"
@@ -50,9 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--dry-run", action="store_true", help="fit, but write nothing")
+    parser.add_argument("--frozen", type=int, default=FROZEN_LAYERS,
+                        help="the encoder's lower layers kept as they are (of 12), with --dry-run only: the bot "
+                             f"reads pairs at layer {FROZEN_LAYERS} (measured: 4, README \"Eight fitted layers\")")
     parser.add_argument("--with-cmrc", action="store_true",
                         help="both models also read CMRC's first half (measured, not shipped)")
     args = parser.parse_args(argv)
+    if args.frozen != FROZEN_LAYERS and not args.dry_run:
+        parser.error(f"--frozen {args.frozen} needs --dry-run: the bot reads pairs at layer {FROZEN_LAYERS}")
     warnings.filterwarnings("ignore")
     cached = cached_rows()
     fit = [r for r in cached if train_confidence.fitted_on(r)]
@@ -68,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"+ CMRC's first half, read by both models: {len(cmrc_rows)} rows and {len(cmrc_made)} made pairs",
               flush=True)
 
-    reader = Reader(FROZEN_LAYERS)
+    reader = Reader(args.frozen)
     started = time.perf_counter()
     states = reader.states(pairs)
-    print(f"the lower {FROZEN_LAYERS} layers' states: {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"the lower {args.frozen} layers' states: {time.perf_counter() - started:.0f} s", flush=True)
     labels = np.array([p.label for p in pairs], dtype=np.float32)
     fold_of, fold = two_folds(pairs)
     read_by_both = np.arange(len(pairs)) >= shared_from
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         weights[f"{k}.head.bias"] = head.bias.detach().numpy().astype(np.float32)
     if args.dry_run:
         return 0
-    np.savez(WEIGHTS_FILE, **weights)
+    np.savez(WEIGHTS_FILE, **packed(weights))
     MODEL_FILE.write_text(json.dumps({
         "kind": "reader",
         "frozen_layers": FROZEN_LAYERS,

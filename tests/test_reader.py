@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bot.linear_model import ModelFileError
-from bot.reader import FROZEN_LAYERS, MODEL_FILE, WEIGHTS_FILE, Reader, article_group
+from bot.reader import FROZEN_LAYERS, MODEL_FILE, WEIGHTS_FILE, Reader, article_group, graph_bytes, packed, unpacked
 from embeddings.encoder import pair_ids, prepare_model, query_encoder
 from tests.conftest import QUESTIONS
 
@@ -99,8 +99,7 @@ def test_the_reader_prefers_the_sentence_that_answers_over_its_siblings(answerer
 def test_the_int8_graph_reads_as_the_float_one(answerer, reader, onnx_encoder):
     """The shipped graph's int8 matrix products move the shipped weights' logits little, on the
     excerpts the bot shows for the page's questions (hits of several kinds)."""
-    with np.load(WEIGHTS_FILE) as stored:
-        exact = Reader.from_weights({name: stored[name] for name in stored.files}, 2, reader.max_tokens, {}, int8=False)
+    exact = Reader.from_weights(unpacked(WEIGHTS_FILE), 2, reader.max_tokens, {}, int8=False)
     cases = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()][:20]
     quantised, full = [], []
     for case in cases:
@@ -129,6 +128,22 @@ def test_training_rows_get_the_logit_of_the_model_that_never_read_their_article(
     assert reader.honest(values, article_group("cmrc2018_trial", "an article neither read")) == {
         "reader": 1.0, "dense": 0.5}
     assert article_group("xquad_dev_en", "Kenya") == article_group("xquad_dev_mixed", "Kenya")
+
+
+def test_keeping_the_matrices_in_int8_changes_nothing_the_int8_graph_computes():
+    """The file keeps each matrix on the grid the graph's int8 products use (one scale per output
+    row): the graph built from it is the graph the float weights give, byte for byte."""
+    import io
+
+    shipped = unpacked(WEIGHTS_FILE)
+    first_layers = {name: value for name, value in shipped.items() if name.split(".")[1] in ("0", "head")}
+    as_float16 = {name: value.astype(np.float16) if name.split(".")[1] == "0" else value
+                  for name, value in first_layers.items()}
+    kept = io.BytesIO()
+    np.savez(kept, **packed(as_float16))
+    assert any(value.dtype == np.int8 for value in packed(as_float16).values())
+    kept.seek(0)
+    assert graph_bytes(unpacked(kept), 2) == graph_bytes(as_float16, 2)
 
 
 def test_the_weights_are_small_enough_to_ship():
