@@ -219,9 +219,10 @@ def packed(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = {}
     for name, value in state.items():
         if value.ndim == 2:
-            scale = np.maximum(np.abs(value.astype(np.float32)).max(axis=1), 1e-12) / 127
-            out[name] = np.round(value.astype(np.float32) / scale[:, None]).astype(np.int8)
-            out[f"{name}.scale"] = scale.astype(np.float32)
+            matrix = value.astype(np.float32)
+            scale = np.maximum(np.abs(matrix).max(axis=1), 1e-12) / 127
+            out[name] = np.round(matrix / scale[:, None]).astype(np.int8)
+            out[f"{name}.scale"] = scale
         else:
             out[name] = value if value.dtype == np.float32 else value.astype(np.float16)
     return out
@@ -230,10 +231,11 @@ def packed(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def unpacked(source) -> dict[str, np.ndarray]:
     """``packed``'s file (a path or a file object) as float32 weights (float16 files read as well)."""
     with np.load(source) as stored:
-        state = {name: stored[name] for name in stored.files}
-    return {name: (value.astype(np.float32) * state[f"{name}.scale"][:, None] if f"{name}.scale" in state
-                   else value.astype(np.float32))
-            for name, value in state.items() if not name.endswith(".scale")}
+        state = {name: stored[name].astype(np.float32) for name in stored.files}
+    for name in [name for name in state if name.endswith(".scale")]:
+        scale = state.pop(name)
+        state[name.removesuffix(".scale")] *= scale[:, None]
+    return state
 
 
 def graph_bytes(state: dict[str, np.ndarray], models: int, int8: bool = True) -> bytes:

@@ -136,12 +136,13 @@ def test_keeping_the_matrices_in_int8_changes_nothing_the_int8_graph_computes():
     import io
 
     shipped = unpacked(WEIGHTS_FILE)
-    first_layers = {name: value for name, value in shipped.items() if name.split(".")[1] in ("0", "head")}
+    one_layer = {name: value for name, value in shipped.items() if name.split(".")[1] in ("0", "head")}
     as_float16 = {name: value.astype(np.float16) if name.split(".")[1] == "0" else value
-                  for name, value in first_layers.items()}
+                  for name, value in one_layer.items()}
+    stored = packed(as_float16)
+    assert any(value.dtype == np.int8 for value in stored.values())
     kept = io.BytesIO()
-    np.savez(kept, **packed(as_float16))
-    assert any(value.dtype == np.int8 for value in packed(as_float16).values())
+    np.savez(kept, **stored)
     kept.seek(0)
     assert graph_bytes(unpacked(kept), 2) == graph_bytes(as_float16, 2)
 
