@@ -65,6 +65,7 @@ class Pair:
     excerpt: str
     label: int
     group: str  # the article, the same for XQuAD's English and Chinese questions
+    answers: tuple[str, ...] = ()  # the gold, for the span a positive pair's excerpt holds (``--span-weight``)
 
 
 def cached_rows() -> list[dict]:
@@ -119,7 +120,7 @@ def augmented(rng: np.random.RandomState, sources: dict[str, int | str] = FITTIN
                     group = article_group(file, article["title"])
 
                     def add(text: str, label: int) -> None:
-                        pairs.append(Pair(qa["question"], text, label, group))
+                        pairs.append(Pair(qa["question"], text, label, group, tuple(a["text"] for a in answers)))
 
                     if holds:
                         add(contexts[index][holds[0][0]:holds[0][1]], 1)
@@ -204,19 +205,26 @@ class Reader:
             attention[i, : len(s)] = 1
         return hidden, attention
 
-    def fit(self, states: list, labels: np.ndarray, train: np.ndarray, epochs: int):
+    def fit(self, states: list, labels: np.ndarray, train: np.ndarray, epochs: int,
+            spans: np.ndarray | None = None, span_weight: float = 0.0):
         """A copy of the upper layers and a new head fitted on ``train`` (the encoder itself is
-        never changed, so each fold starts from its weights)."""
+        never changed, so each fold starts from its weights). With ``span_weight``, a span head
+        is fitted beside them to point at the answer's first and last token (the first token when
+        the excerpt lacks it), as extractive readers are taught; only its teaching is kept: the
+        returned model is the same kind either way."""
         import copy
 
         import torch
 
         upper = torch.nn.ModuleList(copy.deepcopy(list(self._layers()[self.frozen:])))
         head = torch.nn.Linear(upper[0].output.dense.out_features, 1)
+        taught = span_weight > 0 and spans is not None
+        span_head = torch.nn.Linear(upper[0].output.dense.out_features, 2) if taught else None
         optimiser = torch.optim.AdamW([
             {"params": upper.parameters(), "lr": 3e-5},
-            {"params": head.parameters(), "lr": 1e-3},
+            {"params": list(head.parameters()) + (list(span_head.parameters()) if taught else []), "lr": 1e-3},
         ], weight_decay=0.01)
+        span_loss_of = torch.nn.CrossEntropyLoss(ignore_index=-1)
         loss_of = torch.nn.BCEWithLogitsLoss()
         rng = np.random.RandomState(0)
         upper.train()
@@ -225,7 +233,14 @@ class Reader:
             order = rng.permutation(train)
             for i in range(0, len(order), BATCH):
                 chunk = order[i:i + BATCH]
-                loss = loss_of(self._logits(upper, head, states, chunk), torch.tensor(labels[chunk], dtype=torch.float32))
+                hidden, attention = self._upper(upper, states, chunk)
+                loss = loss_of(self._pooled_logits(head, hidden, attention),
+                               torch.tensor(labels[chunk], dtype=torch.float32))
+                if taught:
+                    ends = span_head(hidden).masked_fill(attention[..., None] == 0, -1e4)
+                    target = torch.as_tensor(spans[chunk])
+                    loss = loss + span_weight * (span_loss_of(ends[..., 0], target[:, 0])
+                                                 + span_loss_of(ends[..., 1], target[:, 1])) / 2
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -233,13 +248,19 @@ class Reader:
             print(f"  epoch {epoch + 1}: loss {total / len(order):.4f} ({time.perf_counter() - started:.0f} s)",
                   flush=True)
         upper.eval()
-        return upper, head
+        return upper, head, span_head
 
-    def _logits(self, upper, head, states: list, indices: np.ndarray):
+    def _upper(self, upper, states: list, indices: np.ndarray):
         hidden, attention = self._batch([states[i] for i in indices])
-        hidden = self._run(upper, hidden, attention)
+        return self._run(upper, hidden, attention), attention
+
+    @staticmethod
+    def _pooled_logits(head, hidden, attention):
         pooled = (hidden * attention[..., None]).sum(1) / attention.sum(1, keepdim=True)
         return head(pooled)[:, 0]
+
+    def _logits(self, upper, head, states: list, indices: np.ndarray):
+        return self._pooled_logits(head, *self._upper(upper, states, indices))
 
     def predict(self, upper, head, states: list, indices: np.ndarray) -> np.ndarray:
         import torch
@@ -248,11 +269,94 @@ class Reader:
             return (np.concatenate([self._logits(upper, head, states, indices[i:i + 64]).numpy()
                                     for i in range(0, len(indices), 64)]) if len(indices) else np.zeros(0))
 
+    def span_margins(self, upper, span_head, states: list, indices: np.ndarray, excerpt: list[np.ndarray],
+                     longest: int = 30) -> np.ndarray:
+        """How much the span head prefers the excerpt's best span (at most ``longest`` tokens)
+        to the pair's first token, which it was taught to point at when the answer is absent:
+        SQuAD 2.0's no-answer margin."""
+        import torch
+
+        out = np.zeros(len(indices))
+        with torch.inference_mode():
+            for i in range(0, len(indices), 64):
+                chunk = indices[i:i + 64]
+                hidden, attention = self._upper(upper, states, chunk)
+                ends = span_head(hidden).numpy()
+                for j, row in enumerate(chunk):
+                    start, end = ends[j, : len(states[row]), 0], ends[j, : len(states[row]), 1]
+                    inside = excerpt[row]
+                    pair = start[:, None] + end[None, :]
+                    allowed = np.triu(np.ones_like(pair, dtype=bool)) & ~np.triu(np.ones_like(pair, dtype=bool), longest)
+                    allowed &= inside[:, None] & inside[None, :]
+                    best = pair[allowed].max() if allowed.any() else pair[0, 0]
+                    out[i + j] = best - pair[0, 0]
+        return out
+
     def fit_predict(self, states: list, labels: np.ndarray, train: np.ndarray, predict: list[np.ndarray],
                     epochs: int) -> list[np.ndarray]:
         """Fit on ``train``, then return the logits of each index array in ``predict``."""
-        upper, head = self.fit(states, labels, train, epochs)
+        upper, head, _ = self.fit(states, labels, train, epochs)
         return [self.predict(upper, head, states, indices) for indices in predict]
+
+
+def gold_answers(files) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(file, question) -> its gold answers, from the raw bench files."""
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for file in files:
+        for article in json.loads((BENCH / f"{file}.json").read_text(encoding="utf-8"))["data"]:
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    out[(file, qa["question"])] = tuple(a["text"] for a in qa["answers"] if a["text"].strip())
+    return out
+
+
+def gold_place(excerpt: str, answers: tuple[str, ...]) -> tuple[int, int] | None:
+    """Where in ``excerpt`` the first findable gold answer is written, compared as the labels are
+    (NFKC), as a span of the raw excerpt."""
+    folded, origin = "", []
+    for i, char in enumerate(excerpt):
+        piece = normalise(char)
+        folded += piece
+        origin += [i] * len(piece)
+    for answer in answers:
+        wanted = normalise(answer)
+        at = folded.find(wanted) if wanted else -1
+        if at >= 0:
+            return origin[at], origin[at + len(wanted) - 1] + 1
+    return None
+
+
+def answer_tokens(tokenizer, pairs: list[Pair]) -> np.ndarray:
+    """Each pair's answer as (first, last) token of its excerpt: (0, 0), the pair's first token,
+    for a pair without the answer; (-1, -1) when a positive pair's answer cannot be placed
+    (truncated away, or written differently), so that no span is taught for it."""
+    out = np.full((len(pairs), 2), -1, dtype=np.int64)
+    for i, pair in enumerate(pairs):
+        if not pair.label:
+            out[i] = 0
+            continue
+        placed = gold_place(pair.excerpt, pair.answers)
+        if placed is None:
+            continue
+        start, end = (len("passage: ") + placed[0], len("passage: ") + placed[1])
+        encoded = tokenizer(f"query: {pair.question}", f"passage: {pair.excerpt}",
+                            truncation="only_second", max_length=MAX_TOKENS, return_offsets_mapping=True)
+        tokens = [t for t, (sequence, (a, b)) in enumerate(zip(encoded.sequence_ids(), encoded["offset_mapping"]))
+                  if sequence == 1 and b > start and a < end]
+        if tokens:
+            out[i] = (tokens[0], tokens[-1])
+    return out
+
+
+def excerpt_tokens(tokenizer, pairs: list[Pair]) -> list[np.ndarray]:
+    """Which of each pair's tokens (as ``Reader.states`` cuts them) belong to the excerpt."""
+    out = []
+    for pair in pairs:
+        encoded = tokenizer(f"query: {pair.question}", f"passage: {pair.excerpt}",
+                            truncation="only_second", max_length=MAX_TOKENS, return_offsets_mapping=True)
+        out.append(np.array([sequence == 1 and a >= len("passage: ")
+                             for sequence, (a, _) in zip(encoded.sequence_ids(), encoded["offset_mapping"])]))
+    return out
 
 
 def two_folds(pairs: list[Pair]) -> tuple[dict[str, int], np.ndarray]:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sys
 
 import numpy as np
 import pytest
 
 from bot.linear_model import ModelFileError
 from bot.reader import FROZEN_LAYERS, MODEL_FILE, WEIGHTS_FILE, Reader, article_group, graph_bytes, packed, unpacked
+from embeddings.config import PROJECT_ROOT
 from embeddings.encoder import pair_ids, prepare_model, query_encoder
 from tests.conftest import QUESTIONS
 
@@ -145,6 +147,34 @@ def test_keeping_the_matrices_in_int8_changes_nothing_the_int8_graph_computes():
     np.savez(kept, **stored)
     kept.seek(0)
     assert graph_bytes(unpacked(kept), 2) == graph_bytes(as_float16, 2)
+
+
+def test_the_span_taught_in_training_is_the_gold_as_the_labels_find_it(base_settings):
+    """``bench/train_reader.py --span-weight``: a pair that holds the answer is taught its answer's
+    tokens, found as the labels find the gold (NFKC); a pair without it, its first token; an answer
+    that cannot be placed (cut away, or not written there) teaches no span."""
+    from transformers import AutoTokenizer
+
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from cross_reader import Pair, answer_tokens, excerpt_tokens, gold_place
+
+    assert gold_place(ANSWERS, ("不在这里", "５月１６日")) == (10, 15)  # full-width gold, half-width excerpt
+    assert gold_place("面积3000㎡左右", ("3000m2",)) == (2, 7)  # one character of the excerpt, two of the gold
+    assert gold_place(ANSWERS, ("8月",)) is None
+
+    tokenizer = AutoTokenizer.from_pretrained(prepare_model(base_settings))
+    pairs = [Pair(QUESTION, ANSWERS, 1, "a", ("5月16日",)), Pair(QUESTION, ANSWERS, 0, "a"),
+             Pair(QUESTION, ANSWERS, 1, "a", ("8月",)), Pair(QUESTION, LONG + ANSWERS, 1, "a", ("5月16日",))]
+    spans = answer_tokens(tokenizer, pairs)
+    assert spans[1:].tolist() == [[0, 0], [-1, -1], [-1, -1]]
+    ids = tokenizer(f"query: {QUESTION}", f"passage: {ANSWERS}", truncation="only_second", max_length=160)["input_ids"]
+    first, last = spans[0]  # the fewest tokens that write the gold ("日至" is one token)
+    assert "5月16日" in tokenizer.decode(ids[first:last + 1])
+    assert "5月16日" not in tokenizer.decode(ids[first + 1:last + 1])
+    assert "5月16日" not in tokenizer.decode(ids[first:last])
+    excerpt = excerpt_tokens(tokenizer, pairs[:1])[0]  # where the span head's no-answer margin looks
+    assert len(excerpt) == len(ids) and excerpt[first] and excerpt[last]
+    assert tokenizer.decode(np.array(ids)[excerpt]).replace(" ", "") == ANSWERS.replace(" ", "")
 
 
 def test_the_weights_are_small_enough_to_ship():
