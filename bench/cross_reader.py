@@ -210,8 +210,7 @@ class Reader:
         """A copy of the upper layers and a new head fitted on ``train`` (the encoder itself is
         never changed, so each fold starts from its weights). With ``span_weight``, a span head
         is fitted beside them to point at the answer's first and last token (the first token when
-        the excerpt lacks it), as extractive readers are taught; only its teaching is kept: the
-        returned model is the same kind either way."""
+        the excerpt lacks it), as extractive readers are taught, and returned third (else None)."""
         import copy
 
         import torch
@@ -286,8 +285,8 @@ class Reader:
                     start, end = ends[j, : len(states[row]), 0], ends[j, : len(states[row]), 1]
                     inside = excerpt[row]
                     pair = start[:, None] + end[None, :]
-                    allowed = np.triu(np.ones_like(pair, dtype=bool)) & ~np.triu(np.ones_like(pair, dtype=bool), longest)
-                    allowed &= inside[:, None] & inside[None, :]
+                    length = np.arange(len(inside))[None, :] - np.arange(len(inside))[:, None]
+                    allowed = (length >= 0) & (length < longest) & inside[:, None] & inside[None, :]
                     best = pair[allowed].max() if allowed.any() else pair[0, 0]
                     out[i + j] = best - pair[0, 0]
         return out
@@ -326,6 +325,15 @@ def gold_place(excerpt: str, answers: tuple[str, ...]) -> tuple[int, int] | None
     return None
 
 
+PASSAGE = "passage: "
+
+
+def encoded_pair(tokenizer, pair: Pair):
+    """One pair tokenised as ``Reader.states`` tokenises it, with each token's place in its text."""
+    return tokenizer(f"query: {pair.question}", f"{PASSAGE}{pair.excerpt}",
+                     truncation="only_second", max_length=MAX_TOKENS, return_offsets_mapping=True)
+
+
 def answer_tokens(tokenizer, pairs: list[Pair]) -> np.ndarray:
     """Each pair's answer as (first, last) token of its excerpt: (0, 0), the pair's first token,
     for a pair without the answer; (-1, -1) when a positive pair's answer cannot be placed
@@ -338,9 +346,8 @@ def answer_tokens(tokenizer, pairs: list[Pair]) -> np.ndarray:
         placed = gold_place(pair.excerpt, pair.answers)
         if placed is None:
             continue
-        start, end = (len("passage: ") + placed[0], len("passage: ") + placed[1])
-        encoded = tokenizer(f"query: {pair.question}", f"passage: {pair.excerpt}",
-                            truncation="only_second", max_length=MAX_TOKENS, return_offsets_mapping=True)
+        start, end = (len(PASSAGE) + placed[0], len(PASSAGE) + placed[1])
+        encoded = encoded_pair(tokenizer, pair)
         tokens = [t for t, (sequence, (a, b)) in enumerate(zip(encoded.sequence_ids(), encoded["offset_mapping"]))
                   if sequence == 1 and b > start and a < end]
         if tokens:
@@ -352,9 +359,8 @@ def excerpt_tokens(tokenizer, pairs: list[Pair]) -> list[np.ndarray]:
     """Which of each pair's tokens (as ``Reader.states`` cuts them) belong to the excerpt."""
     out = []
     for pair in pairs:
-        encoded = tokenizer(f"query: {pair.question}", f"passage: {pair.excerpt}",
-                            truncation="only_second", max_length=MAX_TOKENS, return_offsets_mapping=True)
-        out.append(np.array([sequence == 1 and a >= len("passage: ")
+        encoded = encoded_pair(tokenizer, pair)
+        out.append(np.array([sequence == 1 and a >= len(PASSAGE)
                              for sequence, (a, _) in zip(encoded.sequence_ids(), encoded["offset_mapping"])]))
     return out
 
