@@ -71,7 +71,7 @@ def main() -> int:
         (answerer.encoder, "question_tokens", "alignment: question"),
         (answerer.encoder, "passage_tokens", "alignment: excerpt"),
         (answerer.retriever, "translate", "translation"), (answerer.retriever, "search", "retrieval"),
-        (answering, "select_excerpts", "excerpts"), (answering, "highlight_spans", "highlights"),
+        (answering, "ranked_excerpts", "excerpts"), (answering, "highlight_spans", "highlights"),
         (answerer.answer_spans, "judge", "answer spans"), (answerer, "evidence", "confidence evidence"),
         (answering, "parse_question", "question parsing"),
         (answerer.reader, "read", "reader (pairs' lower layers and fitted layers)"),

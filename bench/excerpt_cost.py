@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = [c.question for c in cases if c.question.strip()][: args.questions + 50]
     ranker: list[float] = []
     spans: list[float] = []
-    answering.select_excerpts = timed(answering.select_excerpts, ranker)
+    answering.ranked_excerpts = timed(answering.ranked_excerpts, ranker)
     answerer.answer_spans.judge = timed(answerer.answer_spans.judge, spans)
     for hits in (3, 10):
         for question in questions[:50]:  # warm: passages' windows are cached after their first question

@@ -14,7 +14,8 @@ so that it compares with their own out-of-fold figure, printed first as "shipped
   evidence feature bound to push only the way its meaning says; then (``--part confidence-more``)
   other regularisation, fitting without the questions asked of the unrelated Panjin page (the easy
   negatives), the files weighed equally, each evidence measure against the same measure of the
-  next two hits, and a how-many question's unit (几位, 多少年) missing beside a number in the
+  next two hits, the reader's logit and the token alignment against the next two hits' (the
+  twenty-third session), and a how-many question's unit (几位, 多少年) missing beside a number in the
   excerpt, and the easy negatives: the questions asked of unrelated news beside, or instead of,
   those asked of the Panjin page. Those are scored as the mean of ``--shuffles`` shufflings of the
   article folds (the figure moves by about a point from one split to the next).
@@ -258,6 +259,9 @@ def more_confidence_checks(shuffles: int) -> None:
     extra = {
         "against the next two hits": np.array([against_next_hits(r) for r in fit]),
         "unit missing": np.array([[unit_missing(r["question"], r["excerpt"])] for r in fit]),
+        "the reader against the next two hits": np.array([
+            [row["features"][m] - max((a["features"][m] for a in row["alternatives"]), default=row["features"][m])
+             for m in ("reader", "align_mean")] for row in fit]),
     }
     answerable = np.array([r["answerable"] or r["label"] for r in fit], dtype=int)
     asked = np.array([r["answerable"] for r in fit], dtype=bool)
@@ -275,6 +279,8 @@ def more_confidence_checks(shuffles: int) -> None:
         "files weighed equally": (1.0, shipped, equal, None),
         "each measure against the next two hits' (14 more)": (1.0, shipped, None, "against the next two hits"),
         "how-many unit missing from the excerpt": (1.0, shipped, None, "unit missing"),
+        "the reader's logit and align_mean against the next two hits'": (
+            1.0, shipped, None, "the reader against the next two hits"),
         "with the questions asked of unrelated news": (1.0, None, None, None),
         "with them instead of those asked of the Panjin page": (1.0, ~easy, None, None),
     }

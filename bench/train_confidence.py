@@ -116,16 +116,18 @@ def collect(answerer: Answerer, cases: list[Case], file: str, kind: str, split) 
     for case in cases:
         if not case.question.strip():
             continue
+        group = article_group(file, case.article)
+
+        def honest(values: dict[str, float]) -> dict[str, float]:
+            return answerer.reader.honest(values, group)  # the reader's model that never read this article
+
+        # the window shown is chosen with the honest logit too, as on an article the reader never read
+        answerer.choice_logit = lambda reading: honest(reading)["reader"]
         answer = answerer.answer(case.question, top_k=3)
         if answer.evidence is None:  # a question with nothing to search for: always refused
             continue
         first = answer.hits[0].excerpt if answer.hits else ""
         gold = [normalise(a) for a in case.answers]
-
-        group = article_group(file, case.article)
-
-        def honest(values: dict[str, float]) -> dict[str, float]:
-            return answerer.reader.honest(values, group)  # the reader's model that never read this article
 
         def holds(excerpt: str) -> int:
             return int(any(g and g in normalise(excerpt) for g in gold))

@@ -22,10 +22,11 @@ from .answer_span import AnswerSpanModel
 from .entity_tags import excerpt_tags
 from .confidence import ConfidenceModel, Evidence, evidence
 from .config import AnswerSettings
-from .excerpt import Excerpt, ExcerptRanker, select_excerpts
+from .excerpt import Excerpt, ExcerptRanker, ranked_excerpts
 from .highlight import highlight_spans, question_words
 from .question import Question, parse_question, with_context
 from .reader import Reader, shipped_reader
+from .reader_choice import WINDOWS, choose_windows, mean_logit
 from .retrieval import Candidate, HybridRetriever, Retrieval
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Answerer:
         self.ranker = ExcerptRanker.load()
         self.answer_spans = AnswerSpanModel.load()
         self.reader = shipped_reader()
+        self.choice_logit = mean_logit  # which logit helps choose a window (training sets the honest one)
         if not Reader.reads_with(encoder):
             log.warning("EMBEDDING_MODEL=%s: the reader was fitted on the bundled encoder and is not used, so "
                         "the confidence is less sure of what it quotes", getattr(encoder, "model_id", "?"))
@@ -190,12 +192,11 @@ class Answerer:
             return finish(hits=[], not_found=True, suggestions=titles, problem=OTHER_SCRIPT)
         # the context finds the passage; the sentence shown must answer the question itself
         own = replace(question, context={}, context_words=[]) if question.context_words else question
-        # excerpts only for what is shown, and for the hits whose confidence may put them first
-        hits = self._hits(candidates[: max(top_k, SECOND_OPINIONS)], own, own_vector)
+        # excerpts only for what is shown, and for the hits whose confidence may put them first;
+        # those hits are read once, together, and the reader has a say in which window they show
+        hits, readings = self._hits(candidates[: max(top_k, SECOND_OPINIONS)], question, own, own_vector)
         if question_states is None:
             question_states = self.encoder.question_tokens(question.simplified)
-        # the hits a second opinion may put first are read once, together
-        readings = self.reader.read(self.encoder, question.simplified, [h.excerpt for h in hits[:SECOND_OPINIONS]])
         judge = Judge(question, retrieval, hits, question_states, readings)
         found = self.evidence(judge, 0)
         if self.confidence is None:  # collecting training data: every hit's evidence as if it came first
@@ -246,14 +247,25 @@ class Answerer:
             aligned, judge.readings[k],
         )
 
-    def _hits(self, candidates: list[Candidate], question: Question, query_vector: np.ndarray) -> list[Hit]:
+    def _hits(
+        self, candidates: list[Candidate], asked: Question, question: Question, query_vector: np.ndarray,
+    ) -> tuple[list[Hit], list[dict[str, float]]]:
+        """The hits, and the reader's reading of the first ``SECOND_OPINIONS`` of them: for those the
+        reader reads the ranker's first windows and helps choose (``bot.reader_choice``). ``asked`` is
+        the question as the reader reads it (with its conversation), ``question`` the one excerpts answer."""
         rows = [c.row for c in candidates]
-        excerpts = select_excerpts(
+        options = ranked_excerpts(
             [(self.index.passage(r), self.index.sentence_vectors_of(r), self.retriever.sentence_terms(r)) for r in rows],
-            query_vector, question, self.retriever.weights, self.ranker,
+            query_vector, question, self.retriever.weights, self.ranker, WINDOWS,
         )
+        read = options[:SECOND_OPINIONS]
+        texts = [self.index.passage(r).text[e.start : e.end] for r, windows in zip(rows, read) for e in windows]
+        flat = iter(self.reader.read(self.encoder, asked.simplified, texts))
+        chosen = choose_windows(read, [[next(flat) for _ in windows] for windows in read], self.choice_logit)
+        excerpts = [excerpt for excerpt, _ in chosen] + [windows[0] for windows in options[SECOND_OPINIONS:]]
         words = question_words(question)
-        return [self._hit(c, excerpt, question, words) for c, excerpt in zip(candidates, excerpts)]
+        hits = [self._hit(c, excerpt, question, words) for c, excerpt in zip(candidates, excerpts)]
+        return hits, [reading for _, reading in chosen]
 
     def _hit(self, candidate: Candidate, excerpt: Excerpt, question: Question, words: set[str]) -> Hit:
         passage = self.index.passage(candidate.row)

@@ -402,19 +402,31 @@ def select_excerpts(
     weights: TermWeights,
     ranker: ExcerptRanker,
 ) -> list[Excerpt]:
-    """The best window of each (passage, its sentence vectors, its sentences' terms), ranked in
-    one call of the model for all of them."""
+    """The best window of each (passage, its sentence vectors, its sentences' terms)."""
+    return [best[0] for best in ranked_excerpts(passages, query_vector, question, weights, ranker, 1)]
+
+
+def ranked_excerpts(
+    passages: list[tuple[Passage, np.ndarray, list[set[str]] | None]],
+    query_vector: np.ndarray,
+    question: Question,
+    weights: TermWeights,
+    ranker: ExcerptRanker,
+    per_passage: int,
+) -> list[list[Excerpt]]:
+    """The ``per_passage`` best windows of each passage, best first, ranked in one call of the
+    model for all of them (the reader may then choose among them: ``bot.reader_choice``)."""
     tables = [window_table(p, vectors, query_vector, question, weights, terms) for p, vectors, terms in passages]
     if not tables:
         return []
     scores = ranker.scores(np.vstack([table for _, table in tables]))
-    excerpts, offset = [], 0
+    ranked, offset = [], 0
     for windows, table in tables:
         mine = scores[offset : offset + len(windows)]
         offset += len(windows)
-        best = int(np.argmax(mine))
-        window = windows[best]
-        excerpts.append(Excerpt(
-            window.start, window.end, float(mine[best]), float(table[best, FEATURES.index("dense")]),
-        ))
-    return excerpts
+        order = np.argsort(-mine, kind="stable")[:per_passage]
+        ranked.append([
+            Excerpt(windows[i].start, windows[i].end, float(mine[i]), float(table[i, FEATURES.index("dense")]))
+            for i in order
+        ])
+    return ranked
