@@ -16,11 +16,13 @@ import numpy as np
 
 from batched_queries import BatchedQueries
 from bot.evaluate import Case, prepare_squad
+from bot.excerpt import Window, window_table
 from bot.question import Question, parse_question
 from bot.retrieval import HybridRetriever
 from embeddings.config import PROJECT_ROOT, IndexSettings
 from embeddings.documents import Passage
 from embeddings.index_store import KnowledgeIndex, load_index
+from embeddings.text import normalise
 
 FILES = ("cmrc2018_trial", "drcd_dev_simplified", "xquad_dev_en", "xquad_dev_zh")
 
@@ -59,6 +61,18 @@ def gold_questions(bench: Path, file: str, encoder: BatchedQueries) -> Iterator[
             case, question, encoder.encode_query(question.simplified), row, index.passages[row],
             order[case.article] >= fitted, index, retriever,
         )
+
+
+def gold_windows(asked: Asked) -> tuple[list[Window], np.ndarray, list[int]]:
+    """The candidate windows of a question's gold passage, their features, and whether each holds a
+    gold answer (the labels both the excerpt ranker and ``reader_excerpts.py`` learn and score on)."""
+    passage, row = asked.passage, asked.row
+    windows, table = window_table(
+        passage, asked.index.sentence_vectors_of(row), asked.query_vector, asked.question,
+        asked.retriever.weights, asked.retriever.sentence_terms(row),
+    )
+    gold = [normalise(a) for a in asked.case.answers if a.strip()]
+    return windows, table, [int(any(g in normalise(passage.text[w.start : w.end]) for g in gold)) for w in windows]
 
 
 def cached_groups(kind: str, file: str, reuse: bool, make: Callable[[], list[dict]]) -> list[dict]:

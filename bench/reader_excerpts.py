@@ -29,15 +29,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
-from gold_passages import FILES, gold_questions  # noqa: E402
+from gold_passages import FILES, gold_questions, gold_windows  # noqa: E402
 from plateau_checks import SHIPPED  # noqa: E402
 from train_excerpt_ranker import out_of_fold, penalty_for  # noqa: E402
-from bot.excerpt import ExcerptRanker, length_cost, window_table  # noqa: E402
+from bot.excerpt import ExcerptRanker, length_cost  # noqa: E402
 from bot.reader import article_group, shipped_reader  # noqa: E402
 from bot.reader_choice import MEASURED_WINDOWS, READER_WEIGHT  # noqa: E402
 from embeddings.config import PROJECT_ROOT, IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
-from embeddings.text import normalise  # noqa: E402
 
 CHOICES = [(k, w) for k in (2, 3, 4, 6) for w in (0.1, 0.2, 0.3, 0.5, 1.0, 100.0)]  # w 100: the reader alone
 
@@ -47,17 +46,11 @@ def gather(bench: Path, encoder: BatchedQueries) -> list[dict]:
     groups = []
     for file in FILES:
         for asked in gold_questions(bench, file, encoder):
-            passage, row = asked.passage, asked.row
-            windows, table = window_table(
-                passage, asked.index.sentence_vectors_of(row), asked.query_vector, asked.question,
-                asked.retriever.weights, asked.retriever.sentence_terms(row),
-            )
-            gold = [normalise(a) for a in asked.case.answers if a.strip()]
-            texts = [passage.text[w.start : w.end] for w in windows]
+            windows, table, labels = gold_windows(asked)
             groups.append({
                 "file": file, "article": asked.case.article, "held_out": asked.held_out,
-                "question": asked.question.simplified, "features": table, "texts": texts,
-                "labels": [int(any(g in normalise(t) for g in gold)) for t in texts],
+                "question": asked.question.simplified, "features": table, "labels": labels,
+                "texts": [asked.passage.text[w.start : w.end] for w in windows],
                 "chars": np.array([w.end - w.start for w in windows], dtype=np.float64),
             })
     return groups

@@ -30,13 +30,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
-from gold_passages import FILES, cached_groups, gold_questions, training_arguments  # noqa: E402
-from bot.excerpt import FEATURES, MODEL_PATH, RETRAIN, length_cost, window_table  # noqa: E402
+from gold_passages import FILES, cached_groups, gold_questions, gold_windows, training_arguments  # noqa: E402
+from bot.excerpt import FEATURES, MODEL_PATH, RETRAIN, length_cost  # noqa: E402
 from bot.tree_ranker import TreeRanker, fit_lambdarank  # noqa: E402
 from embeddings.config import IndexSettings  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
 from embeddings.logs import configure_logging  # noqa: E402
-from embeddings.text import normalise  # noqa: E402
 
 TARGET_CHARS = 76.0  # on gold passages; excerpts of other passages (retrieval misses) run longer
 PENALTIES = tuple(round(0.1 * i, 2) for i in range(0, 41))
@@ -53,13 +52,7 @@ def gather(bench: Path, encoder: BatchedQueries, file: str, reuse: bool) -> list
         started = time.perf_counter()
         groups = []
         for asked in gold_questions(bench, file, encoder):
-            passage, row = asked.passage, asked.row
-            windows, table = window_table(
-                passage, asked.index.sentence_vectors_of(row), asked.query_vector, asked.question,
-                asked.retriever.weights, asked.retriever.sentence_terms(row),
-            )
-            gold = [normalise(a) for a in asked.case.answers if a.strip()]
-            labels = [int(any(g in normalise(passage.text[w.start : w.end]) for g in gold)) for w in windows]
+            windows, table, labels = gold_windows(asked)
             groups.append({
                 "file": file, "article": asked.case.article, "held_out": asked.held_out,
                 "features": table.round(5).tolist(), "labels": labels,
