@@ -254,12 +254,13 @@ class Answerer:
         reader reads the ranker's first windows and helps choose (``bot.reader_choice``). ``asked`` is
         the question as the reader reads it (with its conversation), ``question`` the one excerpts answer."""
         rows = [c.row for c in candidates]
+        passages = [self.index.passage(r) for r in rows]
         options = ranked_excerpts(
-            [(self.index.passage(r), self.index.sentence_vectors_of(r), self.retriever.sentence_terms(r)) for r in rows],
+            [(p, self.index.sentence_vectors_of(r), self.retriever.sentence_terms(r)) for p, r in zip(passages, rows)],
             query_vector, question, self.retriever.weights, self.ranker, WINDOWS,
         )
         read = options[:SECOND_OPINIONS]
-        texts = [self.index.passage(r).text[e.start : e.end] for r, windows in zip(rows, read) for e in windows]
+        texts = [p.text[e.start : e.end] for p, windows in zip(passages, read) for e in windows]
         flat = iter(self.reader.read(self.encoder, asked.simplified, texts))
         chosen = choose_windows(read, [[next(flat) for _ in windows] for windows in read], self.choice_logit)
         excerpts = [excerpt for excerpt, _ in chosen] + [windows[0] for windows in options[SECOND_OPINIONS:]]
