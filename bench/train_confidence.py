@@ -51,6 +51,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from batched_queries import BatchedQueries  # noqa: E402
+from bot import answering  # noqa: E402
 from bot.answering import Answerer  # noqa: E402
 from bot.confidence import MIXED_CALIBRATION, MODEL_PATH, ConfidenceModel, Evidence, mixed_kind, preferred  # noqa: E402
 from bot.config import AnswerSettings  # noqa: E402
@@ -166,6 +167,10 @@ def gather(
             if any(r.get("reader_weights") != weights for r in reused):
                 sys.exit(f"error: {cached} was read by another reader than {READER_FILE}'s (or does not say "
                          "which): run without --reuse")
+            # caches from before the stamp were all gathered with one window
+            if any(r.get("reader_windows", 1) != answering.WINDOWS for r in reused):
+                sys.exit(f"error: {cached} was gathered with another number of windows per hit than "
+                         f"bot.reader_choice.WINDOWS ({answering.WINDOWS}): run without --reuse")
             rows += reused
             continue
         if unrelated is None:
@@ -191,7 +196,7 @@ def gather(
             asked = [c for c in (cases if held else sample) if split(c.article) == held]
             file_rows += collect(answerer, asked, file, "news", split)
         for row in file_rows:
-            row["reader_weights"] = weights
+            row["reader_weights"], row["reader_windows"] = weights, answering.WINDOWS
         cached.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in file_rows), encoding="utf-8")
         log.info("%s: %d questions asked in %.0f s", file, len(file_rows), time.perf_counter() - started)
         rows += file_rows
