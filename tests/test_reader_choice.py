@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -11,6 +12,7 @@ from bot.answering import SECOND_OPINIONS
 from bot.excerpt import Excerpt, ranked_excerpts, select_excerpts
 from bot.question import parse_question
 from bot.reader_choice import MEASURED_WINDOWS, READER_WEIGHT, WINDOWS, choose_windows
+from embeddings.config import PROJECT_ROOT
 from tests.conftest import QUESTIONS
 
 
@@ -70,3 +72,26 @@ def test_each_hit_is_judged_by_the_reading_of_the_window_it_shows(answerer, monk
         shown = select_excerpts(passages, vector, question, answerer.retriever.weights, answerer.ranker)
         moved += sum(h.excerpt_span != (e.start, e.end) for h, e in zip(hits, shown))
     assert moved >= 1 if windows > 1 else moved == 0
+
+
+def test_a_confidence_cache_gathered_with_other_windows_is_not_reused(tmp_path, monkeypatch):
+    """``bench/train_confidence.py --reuse``: rows read with another number of windows than the bot
+    reads would fit the confidence to readings the bot never makes."""
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    import train_confidence
+
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path))
+    (tmp_path / "eval").mkdir()
+    cache = tmp_path / "eval" / "confidence-features-xquad_dev_en.jsonl"
+    row = {"file": "xquad_dev_en", "reader_weights": train_confidence.reader_weights()}
+    cache.write_text(json.dumps({**row, "reader_windows": MEASURED_WINDOWS}) + "\n", encoding="utf-8")
+    monkeypatch.setattr(answering, "WINDOWS", 1)
+    with pytest.raises(SystemExit, match="windows per hit"):
+        train_confidence.gather(tmp_path, None, ["xquad_dev_en"], reuse=True)
+    monkeypatch.setattr(answering, "WINDOWS", MEASURED_WINDOWS)
+    assert train_confidence.gather(tmp_path, None, ["xquad_dev_en"], reuse=True)[0]["reader_windows"] == MEASURED_WINDOWS
+    cache.write_text(json.dumps(row) + "\n", encoding="utf-8")  # from before the stamp: one window
+    with pytest.raises(SystemExit, match="windows per hit"):
+        train_confidence.gather(tmp_path, None, ["xquad_dev_en"], reuse=True)
+    monkeypatch.setattr(answering, "WINDOWS", 1)
+    assert train_confidence.gather(tmp_path, None, ["xquad_dev_en"], reuse=True) == [row]
