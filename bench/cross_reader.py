@@ -1,6 +1,7 @@
 """Does a cross-encoder reader, fitted on the bench's own data, add to the confidence?
 
-    .venv/bin/python bench/cross_reader.py [--epochs 2] [--frozen 8] [--no-augment] [--shuffles 10]
+    .venv/bin/python bench/cross_reader.py [--epochs 2] [--frozen 8] [--no-augment] [--answer-removed]
+                                           [--shuffles 10]
 
 Needs the cache that ``bench/train_confidence.py`` writes (run it once; ``--dry-run`` is enough).
 
@@ -17,14 +18,18 @@ articles; CMRC is not used) so that nothing held out is read:
 - the fitting rows themselves (question, first excerpt, does it hold the gold);
 - unless ``--no-augment``, pairs made from the raw files: the sentence that holds the answer
   (positive), another sentence of the same paragraph and the two sentences of its sibling
-  paragraphs that share the most character pairs with the question (negatives).
+  paragraphs that share the most character pairs with the question (negatives);
+- with ``--answer-removed`` (twenty-fifth session), also the sentence that held the answer with
+  the answer cut out (a negative): every name of the question still written, the fact asked for
+  gone, as in the sibling paragraphs that the confidence quotes wrongly.
 
 Printed, each next to the same figure without the reader:
 - out of fold (2 folds by article; XQuAD's English and Chinese questions of one article share
   a fold): the reader's AUC for "the first excerpt holds the gold" beside ``align_mean``'s;
-- the confidence protocol of ``bench/plateau_checks.py --part confidence-more``: the shipped
-  features in a logistic regression, with and without the reader's out-of-fold logit as one more
-  feature, refused at 0.95 answered (mean of ``--shuffles`` shufflings of 5 article folds);
+- the confidence protocol of ``bench/plateau_checks.py --part confidence-more``: the cached
+  features in a logistic regression without a reader, with the shipped reader's logit (the cache's
+  ``reader``), and with this run's out-of-fold logit in its place, refused at 0.95 answered (mean
+  of ``--shuffles`` shufflings of 5 article folds);
 - held out (CMRC's and DRCD's second halves, XQuAD's last 12 articles; the reader is the mean of
   the two fold models): answered, refused and confident wrong share per file, at the cut chosen
   out of fold for 0.95 answered. First hit only, no mixed calibration: these compare the two
@@ -94,8 +99,22 @@ def char_pairs(text: str) -> set[str]:
 FITTING_ARTICLES = {"drcd_dev_simplified": "half", "xquad_dev_en": 12, "xquad_dev_zh": 12}
 
 
-def augmented(rng: np.random.RandomState, sources: dict[str, int | str] = FITTING_ARTICLES) -> list[Pair]:
-    """Pairs from the raw files' first articles (``sources``: file -> a count, or "half")."""
+def without_answer(window: str, at: int, answer: str, gold: set[str]) -> str | None:
+    """The window with its answer (at ``at``, and wherever else a gold form is written) cut out:
+    every name of the question is still there, the fact asked for is not (``--answer-removed``).
+    None when the answer is most of the window or a gold form is still found."""
+    if not answer or len(answer) * 3 > len(window) or window[at:at + len(answer)] != answer:
+        return None
+    text = window[:at] + window[at + len(answer):]
+    for form in sorted(gold, key=len, reverse=True):
+        text = text.replace(form, "")
+    return None if any(g in normalise(text) for g in gold) else text
+
+
+def augmented(rng: np.random.RandomState, sources: dict[str, int | str] = FITTING_ARTICLES,
+              answer_removed: bool = False) -> list[Pair]:
+    """Pairs from the raw files' first articles (``sources``: file -> a count, or "half"); with
+    ``answer_removed``, also each answer's window with the answer cut out, as a negative."""
     pairs: list[Pair] = []
     chinese_twin: dict[str, str] = {}  # XQuAD question id -> its Chinese wording
     zh = json.loads((BENCH / "xquad_dev_zh.json").read_text(encoding="utf-8"))
@@ -124,6 +143,10 @@ def augmented(rng: np.random.RandomState, sources: dict[str, int | str] = FITTIN
 
                     if holds:
                         add(contexts[index][holds[0][0]:holds[0][1]], 1)
+                        cut = without_answer(contexts[index][holds[0][0]:holds[0][1]], start - holds[0][0],
+                                             answers[0]["text"], gold) if answer_removed else None
+                        if cut:
+                            add(cut, 0)
                     without = [w for w in spans[index]
                                if not any(g in normalise(contexts[index][w[0]:w[1]]) for g in gold)]
                     if without:
@@ -428,12 +451,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frozen", type=int, default=8, help="lower encoder layers kept as they are (of 12)")
     parser.add_argument("--no-augment", action="store_true", help="train on the fitting rows only")
     parser.add_argument("--shuffles", type=int, default=10)
+    parser.add_argument("--answer-removed", action="store_true",
+                        help="also read each answer's window with the answer cut out, as a negative")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     rows = cached_rows()
     fit = [r for r in rows if train_confidence.fitted_on(r)]
     test = [r for r in rows if r["held_out"] and r["kind"] in train_confidence.FITTED_KINDS]
-    extra = [] if args.no_augment else augmented(np.random.RandomState(0))
+    extra = [] if args.no_augment else augmented(np.random.RandomState(0), answer_removed=args.answer_removed)
     pairs = [Pair(r["question"], r["excerpt"], r["label"], article_group(r["file"], r["article"])) for r in fit + test]
     pairs += extra
     print(f"{len(fit)} fitting rows, {len(test)} held-out rows, {len(extra)} augmented pairs "
@@ -463,16 +488,24 @@ def main(argv: list[str] | None = None) -> int:
 
     holds = np.array([r["label"] for r in fit])
     align = np.array([r["features"]["align_mean"] for r in fit])
-    print(f"out of fold, AUC for 'the first excerpt holds the gold': reader {auc(fit_logit, holds)}, "
-          f"align_mean {auc(align, holds)}", flush=True)
-    names = sorted(fit[0]["features"])
+    shipped = np.array([r["features"].get("reader", 0.0) for r in fit])
+    print(f"out of fold, AUC for 'the first excerpt holds the gold': this reader {auc(fit_logit, holds)}, "
+          f"the shipped reader's honest logit {auc(shipped, holds)}, align_mean {auc(align, holds)}", flush=True)
+    # the cache holds the shipped reader's logit ("reader"): compare without it, with it, and with
+    # this run's in its place
+    names = [n for n in sorted(fit[0]["features"]) if n != "reader"]
     x_fit, x_test = train_confidence.matrix(fit, names), train_confidence.matrix(test, names)
-    with_fit, with_test = np.hstack([x_fit, fit_logit[:, None]]), np.hstack([x_test, test_logit[:, None]])
-    for name, x in (("shipped features", x_fit), ("shipped features + reader", with_fit)):
-        refused, per_file = confidence_protocol(fit, x, args.shuffles)
+    variants = {"cached features without a reader": (x_fit, x_test)}
+    if "reader" in fit[0]["features"]:
+        variants["+ the shipped reader"] = (
+            np.hstack([x_fit, shipped[:, None]]),
+            np.hstack([x_test, np.array([r["features"]["reader"] for r in test])[:, None]]))
+    variants["+ this reader"] = (np.hstack([x_fit, fit_logit[:, None]]), np.hstack([x_test, test_logit[:, None]]))
+    for name, (xf, _) in variants.items():
+        refused, per_file = confidence_protocol(fit, xf, args.shuffles)
         print(f"confidence, {name}: refused {refused:.4f} at 0.95 answered (out of fold, mean of "
               f"{args.shuffles} shufflings); per file {per_file}", flush=True)
-    for name, (xf, xt) in (("shipped features", (x_fit, x_test)), ("shipped features + reader", (with_fit, with_test))):
+    for name, (xf, xt) in variants.items():
         print(f"held out, {name}: {json.dumps(held_out(fit, xf, test, xt))}", flush=True)
     return 0
 

@@ -1,7 +1,7 @@
 """Fit the reader the bot ships (``bot/reader.py``): two models, one per fold of the fitting articles.
 
     .venv/bin/python bench/train_reader.py [--epochs 2] [--dry-run] [--with-cmrc] [--frozen 4 --dry-run]
-                                           [--span-weight 0.5]
+                                           [--span-weight 0.5] [--answer-removed]
 
 Needs the cache that ``bench/train_confidence.py`` writes (``--dry-run`` is enough); about 30 min.
 
@@ -24,6 +24,8 @@ token when the excerpt lacks it), its loss added at that weight. Only the layers
 kept, so the bot reads the result as it reads any reader. It also prints whether
 the span head's no-answer margin (out of fold) adds to the confidence beside the reader's logit (twenty-second
 session, neither kept: README, "Teaching the reader where the answer is").
+``--answer-removed`` also gives each model the window that held an answer with the answer cut out,
+as a negative (``bench/cross_reader.py``'s ``without_answer``; twenty-fifth session).
 
 Writes ``bot/models/reader.npz`` (the fitted layers and heads; matrices in int8, one scale a row:
 ``bot.reader.packed``) and ``bot/models/reader.json`` (which articles each model read, and how the
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"reads pairs at layer {FROZEN_LAYERS} (measured: 4, README \"Eight fitted layers\")")
     parser.add_argument("--with-cmrc", action="store_true",
                         help="both models also read CMRC's first half (measured, not shipped)")
+    parser.add_argument("--answer-removed", action="store_true",
+                        help="also read each answer's window with the answer cut out, as a negative")
     parser.add_argument("--span-weight", type=float, default=0.0,
                         help="also teach the fitted layers where the answer is, as a span head beside the "
                              "head (its loss times this); only the layers and the head are kept")
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     cached = cached_rows()
     fit = [r for r in cached if train_confidence.fitted_on(r)]
     answers = gold_answers(sorted({r["file"] for r in cached}))
-    extra = augmented(np.random.RandomState(0))
+    extra = augmented(np.random.RandomState(0), answer_removed=args.answer_removed)
     pairs = [as_pair(r, answers) for r in fit] + extra
     shared_from = len(pairs)  # the pairs after this one are read by both models
     print(f"{len(fit)} fitting rows and {len(extra)} pairs made from the fitting files", flush=True)
@@ -153,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                       "whose fold is not k"
                       + ("; both models also read cmrc2018_trial's first half (its rows and pairs made from its "
                          "paragraphs), which the confidence is not fitted on" if args.with_cmrc else "")
+                      + ("; each answer's window also read with the answer cut out, as a negative"
+                         if args.answer_removed else "")
                       + (f"; a span head beside the head taught where the answer is (loss weight "
                          f"{args.span_weight})" if args.span_weight else ""),
         "retrain": "python bench/train_reader.py",

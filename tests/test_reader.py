@@ -177,6 +177,22 @@ def test_the_span_taught_in_training_is_the_gold_as_the_labels_find_it(base_sett
     assert tokenizer.decode(np.array(ids)[excerpt]).replace(" ", "") == ANSWERS.replace(" ", "")
 
 
+def test_a_window_with_its_answer_cut_out_keeps_the_rest_and_never_the_gold():
+    """``--answer-removed``'s made negative: the window that answered, every other word kept, the
+    answer gone wherever a gold form is written; no pair when that cannot be done honestly."""
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from cross_reader import without_answer
+
+    at = ANSWERS.index("5月16日")
+    assert without_answer(ANSWERS, at, "5月16日", {"5月16日"}) == "辽河流域禁渔期为每年至7月31日。"
+    twice = "禁渔期从5月16日开始，5月16日起禁止捕捞。"
+    assert without_answer(twice, twice.index("5月16日"), "5月16日", {"5月16日"}) == "禁渔期从开始，起禁止捕捞。"
+    assert without_answer(ANSWERS, at + 1, "5月16日", {"5月16日"}) is None  # not where it was said to be
+    wide = "禁渔期５月１６日，即5月16日"
+    assert without_answer(wide, wide.index("5月16日"), "5月16日", {"5月16日"}) is None  # still written, full width
+    assert without_answer("5月16日至7月31日", 0, "5月16日", {"5月16日"}) is None  # the answer is most of it
+
+
 def test_the_weights_are_small_enough_to_ship():
     assert WEIGHTS_FILE.stat().st_size < 50_000_000
     about = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
