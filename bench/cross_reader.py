@@ -445,6 +445,15 @@ def held_out(fit: list[dict], x_fit: np.ndarray, test: list[dict], x_test: np.nd
     return out
 
 
+def print_protocols(label: str, fit: list[dict], x_fit: np.ndarray, test: list[dict], x_test: np.ndarray,
+                    shuffles: int) -> None:
+    """One variant's figures in both protocols: out of fold on the fitting rows, then held out."""
+    refused, per_file = confidence_protocol(fit, x_fit, shuffles)
+    print(f"confidence, {label}: refused {refused:.4f} at 0.95 answered (out of fold, mean of "
+          f"{shuffles} shufflings); per file {per_file}", flush=True)
+    print(f"held out, {label}: {json.dumps(held_out(fit, x_fit, test, x_test))}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=2)
@@ -488,25 +497,20 @@ def main(argv: list[str] | None = None) -> int:
 
     holds = np.array([r["label"] for r in fit])
     align = np.array([r["features"]["align_mean"] for r in fit])
-    shipped = np.array([r["features"].get("reader", 0.0) for r in fit])
     print(f"out of fold, AUC for 'the first excerpt holds the gold': this reader {auc(fit_logit, holds)}, "
-          f"the shipped reader's honest logit {auc(shipped, holds)}, align_mean {auc(align, holds)}", flush=True)
+          f"align_mean {auc(align, holds)}", flush=True)
     # the cache holds the shipped reader's logit ("reader"): compare without it, with it, and with
     # this run's in its place
     names = [n for n in sorted(fit[0]["features"]) if n != "reader"]
     x_fit, x_test = train_confidence.matrix(fit, names), train_confidence.matrix(test, names)
     variants = {"cached features without a reader": (x_fit, x_test)}
     if "reader" in fit[0]["features"]:
-        variants["+ the shipped reader"] = (
-            np.hstack([x_fit, shipped[:, None]]),
-            np.hstack([x_test, np.array([r["features"]["reader"] for r in test])[:, None]]))
+        variants["+ the shipped reader"] = tuple(
+            np.hstack([x, np.array([r["features"]["reader"] for r in rows])[:, None]])
+            for x, rows in ((x_fit, fit), (x_test, test)))
     variants["+ this reader"] = (np.hstack([x_fit, fit_logit[:, None]]), np.hstack([x_test, test_logit[:, None]]))
-    for name, (xf, _) in variants.items():
-        refused, per_file = confidence_protocol(fit, xf, args.shuffles)
-        print(f"confidence, {name}: refused {refused:.4f} at 0.95 answered (out of fold, mean of "
-              f"{args.shuffles} shufflings); per file {per_file}", flush=True)
     for name, (xf, xt) in variants.items():
-        print(f"held out, {name}: {json.dumps(held_out(fit, xf, test, xt))}", flush=True)
+        print_protocols(name, fit, xf, test, xt, args.shuffles)
     return 0
 
 

@@ -33,13 +33,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import train_confidence  # noqa: E402
-from cross_reader import auc, cached_rows, confidence_protocol, held_out  # noqa: E402
+from cross_reader import auc, cached_rows, print_protocols  # noqa: E402
 from bot.reader import MODEL_FILE, WEIGHTS_FILE, Reader, article_group  # noqa: E402
 from embeddings.config import IndexSettings  # noqa: E402
 from embeddings.encoder import query_encoder  # noqa: E402
 
 
-def readings(folder: Path, encoder, rows: list[dict]) -> np.ndarray:
+def readings(folder: Path, encoder, row_sets: tuple[list[dict], ...]) -> tuple[np.ndarray, ...]:
+    """The reader in ``folder``'s logit for each set of rows (honest for fitting rows)."""
     reader = Reader.load(folder / MODEL_FILE.name, folder / WEIGHTS_FILE.name)
 
     def one(row: dict) -> float:
@@ -48,10 +49,13 @@ def readings(folder: Path, encoder, rows: list[dict]) -> np.ndarray:
         values = reader.read(encoder, row["question"], [row["excerpt"]])[0]
         return reader.honest(values, article_group(row["file"], row["article"]))["reader"]
 
-    started = time.perf_counter()
-    logits = np.array([one(r) for r in rows])
-    print(f"{folder}: {len(rows)} pairs read in {time.perf_counter() - started:.0f} s", flush=True)
-    return np.nan_to_num(logits, nan=float(np.nanmin(logits)))
+    out = []
+    for rows in row_sets:
+        started = time.perf_counter()
+        logits = np.array([one(r) for r in rows])
+        print(f"{folder}: {len(rows)} pairs read in {time.perf_counter() - started:.0f} s", flush=True)
+        out.append(np.nan_to_num(logits, nan=float(np.nanmin(logits))))
+    return tuple(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in sorted(fit[0]["features"]) if n != "reader"]
     x_fit, x_test = train_confidence.matrix(fit, names), train_confidence.matrix(test, names)
     holds_fit, holds_test = np.array([r["label"] for r in fit]), np.array([r["label"] for r in test])
-    read = {label: (readings(folder, encoder, fit), readings(folder, encoder, test))
+    read = {label: readings(folder, encoder, (fit, test))
             for label, folder in (("baseline", args.baseline), ("candidate", args.candidate))}
     read["the mean of both"] = tuple((a + b) / 2 for a, b in zip(read["baseline"], read["candidate"]))
     for label, (read_fit, read_test) in read.items():
@@ -80,10 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 aucs[file] = auc(read_test[inside], holds_test[inside])
         print(f"{label}, AUC for 'the first excerpt holds the gold': {json.dumps(aucs)}", flush=True)
         with_fit, with_test = np.hstack([x_fit, read_fit[:, None]]), np.hstack([x_test, read_test[:, None]])
-        refused, per_file = confidence_protocol(fit, with_fit, args.shuffles)
-        print(f"{label}, cached features + its logit: refused {refused:.4f} at 0.95 answered (out of fold, mean "
-              f"of {args.shuffles} shufflings); per file {per_file}", flush=True)
-        print(f"{label}, held out: {json.dumps(held_out(fit, with_fit, test, with_test))}", flush=True)
+        print_protocols(f"{label}, cached features + its logit", fit, with_fit, test, with_test, args.shuffles)
     return 0
 
 
